@@ -1,0 +1,144 @@
+"""check_text_env accepts a correct text env and catches each broken contract."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+from textgym.core import TextEnv, text_space
+from textgym.utils import TextEnvCheckError, check_text_env
+
+
+class GuessEnv(TextEnv):
+    """A minimal correct text env: guess a hidden digit within five tries."""
+
+    def __init__(self) -> None:
+        self.observation_space = text_space(256)
+        self.action_space = text_space(256)
+        self.system_prompt = "Guess the hidden digit."
+        self.secret = "0"
+        self.tries = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.secret = str(int(self.np_random.integers(10)))
+        self.tries = 0
+        self._episode_active = True
+        return self.prompt(), {"legal_actions": [str(d) for d in range(10)]}
+
+    def prompt(self) -> str:
+        return f"Guess a digit. Tries left: {5 - self.tries}."
+
+    def step(self, action: str):
+        action = self._check_action(action)
+        self.tries += 1
+        won = action.strip() == self.secret
+        truncated = not won and self.tries >= 5
+        self._episode_active = not (won or truncated)
+        obs = "Correct!" if won else self.prompt()
+        if truncated:
+            obs = f"Out of tries; it was {self.secret}."
+        info = {"legal_actions": [str(d) for d in range(10)]}
+        return obs, float(won), won, truncated, info
+
+    def hidden_strings(self) -> list[str]:
+        return [f"secret={self.secret}"]
+
+
+class SeedLeakEnv(GuessEnv):
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        self.seed_text = str(seed)
+        return obs + f" (episode {seed})", info
+
+
+class GlobalRandomEnv(GuessEnv):
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        self.secret = str(random.randint(0, 9))
+        return obs, info
+
+
+class HashSeededEnv(GuessEnv):
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        self.secret = str(hash(f"episode-{seed}") % 10)
+        return obs, info
+
+
+class HiddenLeakEnv(GuessEnv):
+    def prompt(self) -> str:
+        return f"Guess a digit (secret={self.secret})."
+
+
+class OutOfSpaceEnv(GuessEnv):
+    def prompt(self) -> str:
+        return "Guess a digit → now."
+
+
+class EndlessEnv(GuessEnv):
+    def step(self, action: str):
+        obs, reward, _, _, info = super().step(action)
+        self._episode_active = True
+        return obs, reward, False, False, info
+
+
+class UnpicklableEnv(GuessEnv):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+class CountingWrapper(gym.Wrapper):
+    """Counts steps across episodes and shows the count: reset forgets to clear it."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.count = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.count += 1
+        return f"{obs} [{self.count}]", reward, terminated, truncated, info
+
+
+def test_a_correct_env_passes() -> None:
+    check_text_env(GuessEnv())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (SeedLeakEnv(), "reveals"),
+        (GlobalRandomEnv(), "different transcripts|reset did not clear"),
+        (HiddenLeakEnv(), "hidden text"),
+        (OutOfSpaceEnv(), "outside the observation space|not within|observation"),
+        (EndlessEnv(), "did not end"),
+        (CountingWrapper(GuessEnv()), "reset did not clear all state"),
+    ],
+    ids=["seed-leak", "global-random", "hidden-leak", "out-of-space", "endless", "wrapper-state"],
+)
+def test_broken_envs_are_caught(env: gym.Env, message: str) -> None:
+    with pytest.raises((TextEnvCheckError, AssertionError), match=message):
+        check_text_env(env, run_gymnasium_check=False, cross_process=False)
+
+
+def test_hash_dependent_env_is_caught_across_processes() -> None:
+    with pytest.raises(TextEnvCheckError, match="PYTHONHASHSEED"):
+        check_text_env(HashSeededEnv(), run_gymnasium_check=False, seeds=(1, 2, 3, 4))
+
+
+def test_unpicklable_env_is_reported() -> None:
+    with pytest.raises((TextEnvCheckError, TypeError), match="pickle"):
+        check_text_env(UnpicklableEnv(), run_gymnasium_check=False, cross_process=False)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(TypeError, match=r"gymnasium\.Env"):
+        check_text_env(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="env_kwargs"):
+        check_text_env(GuessEnv(), env_kwargs={"x": 1})

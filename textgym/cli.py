@@ -1,0 +1,122 @@
+"""``textgym`` command line: ``envs``, ``play`` and ``eval``. Thin: it calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import gymnasium as gym
+
+import textgym
+from textgym.envs import ENV_SPECS
+from textgym.envs.tictactoe.solver import best_response_to_random
+from textgym.evaluation import (
+    OPPONENTS,
+    SCRIPTED_PLAYERS,
+    episode_seeds,
+    evaluate_scripted,
+    format_table,
+    parse_opponent,
+    parse_player,
+)
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    for env_id in textgym.registered_env_ids():
+        print(f"{env_id:<24} {ENV_SPECS[env_id][2]}")
+    return 0
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    p = parse_opponent(args.opponent)
+    first = {"first": True, "second": False, "random": None}[args.seat]
+    env = gym.make("TextTicTacToe-v0", random_move_prob=p, agent_mark=args.mark, agent_first=first)
+    print(env.unwrapped.system_prompt + "\n")
+    seed = args.seed if args.seed is not None else episode_seeds(0, 1)[0]
+    obs, info = env.reset(seed=seed)
+    while True:
+        print(obs + "\n")
+        try:
+            answer = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nbye")
+            return 0
+        if answer.strip() not in info["legal_actions"]:
+            print(f"Not a legal move; choose one of: {', '.join(info['legal_actions'])}")
+            continue
+        obs, reward, terminated, truncated, info = env.step(answer)
+        if terminated or truncated:
+            print(obs + f"\n\nreward: {reward}")
+            return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    players = [s.strip() for s in args.policy.split(",") if s.strip()]
+    opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
+    for spec in players:
+        parse_player(spec)
+    for spec in opponents:
+        parse_opponent(spec)
+    rows = []
+    for opponent in opponents:
+        for player in players:
+            summary = evaluate_scripted(player, opponent, args.episodes, args.seed)
+            rows.append(summary.row())
+    print(format_table(rows))
+    if 1.0 in {parse_opponent(o) for o in opponents}:
+        first = best_response_to_random("first").outcomes
+        second = best_response_to_random("second").outcomes
+        print(
+            "\nCeiling vs a random opponent (exact, best response): "
+            f"moving first {float(first.win):.1%} win / {float(first.loss):.1%} loss, "
+            f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``textgym`` command."""
+    parser = argparse.ArgumentParser(prog="textgym", description=textgym.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"textgym {textgym.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_envs = sub.add_parser("envs", help="list the registered environments")
+    p_envs.set_defaults(func=_cmd_envs)
+
+    p_play = sub.add_parser("play", help="play tic-tac-toe in the terminal")
+    p_play.add_argument("--opponent", default="optimal", help="optimal | random | P in [0, 1]")
+    p_play.add_argument("--mark", choices=["X", "O"], default=None, help="your mark")
+    p_play.add_argument("--seat", choices=["first", "second", "random"], default="random")
+    p_play.add_argument("--seed", type=int, default=None)
+    p_play.set_defaults(func=_cmd_play)
+
+    p_eval = sub.add_parser("eval", help="evaluate players against opponents")
+    p_eval.add_argument(
+        "--policy",
+        default="minimax,random",
+        help=f"comma-separated players: {', '.join(SCRIPTED_PLAYERS)}",
+    )
+    p_eval.add_argument(
+        "--opponent",
+        default="optimal,random",
+        help=f"comma-separated opponents: {', '.join(OPPONENTS)}",
+    )
+    p_eval.add_argument("--episodes", type=int, default=100)
+    p_eval.add_argument("--seed", type=int, default=0)
+    p_eval.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``textgym`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"textgym {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

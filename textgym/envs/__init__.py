@@ -1,0 +1,26 @@
+"""Environment registration: every textgym env id, registered with Gymnasium on import."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+#: env id -> (entry point, default kwargs, one-line description)
+ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
+    "TextTicTacToe-v0": (
+        "textgym.envs.tictactoe.env:TextTicTacToeEnv",
+        {},
+        "Tic-tac-toe against a minimax bot of chosen skill; bare cell numbers as actions.",
+    ),
+}
+
+
+def register_envs() -> None:
+    """Register every textgym env id with Gymnasium (idempotent)."""
+    for env_id, (entry_point, kwargs, _) in ENV_SPECS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, kwargs=dict(kwargs))
+
+
+def registered_env_ids() -> list[str]:
+    """The ids of all textgym environments."""
+    return list(ENV_SPECS)

@@ -1,0 +1,313 @@
+"""``TextTicTacToe-v0``: tic-tac-toe against a bot of chosen skill, spoken in text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from textgym.core import TextEnv, text_space
+from textgym.envs.tictactoe import rules
+from textgym.envs.tictactoe.opponents import Opponent, make_opponent
+from textgym.envs.tictactoe.rules import Board, Mark
+
+#: Exact action strings for cells 0..8 (people and models number cells 1..9).
+CELL_ACTIONS: tuple[str, ...] = tuple(str(i + 1) for i in range(9))
+_ACTION_TO_CELL: dict[str, int] = {a: i for i, a in enumerate(CELL_ACTIONS)}
+_RESET_OPTIONS = frozenset({"random_move_prob", "agent_mark", "agent_first"})
+
+#: Builds the generator the opponent uses for its next reply from (board, episode key).
+OpponentRngFactory = Callable[[Board, int], np.random.Generator]
+
+SYSTEM_PROMPT = (
+    "You are playing tic-tac-toe on a 3x3 board against an opponent. "
+    "Players take turns placing their mark (X or O) in a free cell; the first to get three "
+    "marks in a row, column or diagonal wins, and a full board without a line is a draw. "
+    "Cells are numbered 1 to 9, left to right and top to bottom; a free cell shows its "
+    "number. Each turn you see the board and the legal moves. "
+    "Answer with the number of the free cell you want to play, and nothing else."
+)
+
+
+@cache
+def _legal_actions(board: Board) -> tuple[str, ...]:
+    return tuple(CELL_ACTIONS[c] for c in rules.legal_moves(board))
+
+
+@cache
+def _legal_line(board: Board) -> str:
+    return "Legal moves: " + ", ".join(_legal_actions(board))
+
+
+class TextTicTacToeEnv(TextEnv):
+    """Tic-tac-toe against a minimax bot whose skill is set by ``random_move_prob``.
+
+    ## Description
+    The agent plays one game of tic-tac-toe per episode. The opponent replies inside the
+    same ``step`` and opens the game at ``reset`` when it moves first. The opponent is
+    perfect (minimax, uniform among all optimal moves) with probability
+    ``1 - random_move_prob`` at every move and uniformly random otherwise.
+
+    ## Action Space
+    ``Text`` (printable ASCII, up to 8192 characters; any ``str`` is accepted). A legal
+    action is the number of a free cell, ``"1"``..``"9"``, with optional surrounding
+    whitespace. Anything else is an illegal action: the game ends as a loss with
+    ``info["illegal_action"] = True``. (``TextTicTacToe-LLM-v0`` adds answer parsing and a
+    retry with a penalty instead.)
+
+    ## Observation Space
+    ``Text`` (printable ASCII): which mark the agent plays, what the opponent just
+    played, the board with free cells numbered, and the legal moves, or the result when
+    the game is over. ``system_prompt`` holds the rules and the answer format.
+
+    ## Rewards
+    On the final step: ``win_reward`` (1.0), ``draw_reward`` (0.5) or ``loss_reward``
+    (0.0); 0.0 on every other step. ``info["reward_components"]["outcome"]`` repeats it.
+
+    ## Episode End
+    Terminated when a player completes a line, the board is full, or the agent plays an
+    illegal action. Never truncated (a game lasts at most five agent moves).
+
+    ## Arguments
+    * ``random_move_prob`` — opponent skill in [0, 1]: 0 perfect, 1 uniformly random.
+    * ``agent_mark`` — ``"X"``, ``"O"`` or None (drawn from the episode seed).
+    * ``agent_first`` — whether the agent moves first; None draws it from the episode seed.
+    * ``render_mode`` — ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
+    * ``win_reward``, ``draw_reward``, ``loss_reward`` — the outcome rewards.
+    * ``opponent`` — a custom :class:`Opponent`; overrides ``random_move_prob``.
+
+    ``reset(options=...)`` accepts ``random_move_prob``, ``agent_mark`` and ``agent_first``
+    to override them for that episode only.
+
+    ## Info
+    ``legal_actions`` (exact legal action strings), ``board`` (9 characters of ``X``, ``O``,
+    ``.``), ``agent_mark``, ``first_mark``, ``opponent_move`` (cell string or None),
+    ``winner`` (``"X"``, ``"O"``, ``"draw"`` or None), ``result`` (``"win"``, ``"draw"``,
+    ``"loss"`` or None), ``illegal_action``, ``illegal_reason``, ``turn`` (agent moves made),
+    ``reward_components`` (``{"outcome": float}``).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        random_move_prob: float = 0.0,
+        agent_mark: Mark | None = None,
+        agent_first: bool | None = None,
+        render_mode: str | None = None,
+        win_reward: float = 1.0,
+        draw_reward: float = 0.5,
+        loss_reward: float = 0.0,
+        opponent: Opponent | None = None,
+    ) -> None:
+        self.random_move_prob = _check_prob(random_move_prob)
+        self.agent_mark = _check_mark(agent_mark)
+        self.agent_first = _check_first(agent_first)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        for name, value in (("win", win_reward), ("draw", draw_reward), ("loss", loss_reward)):
+            if not np.isfinite(value):
+                raise ValueError(f"{name}_reward must be a finite number, got {value!r}")
+        self.outcome_rewards = {
+            "win": float(win_reward),
+            "draw": float(draw_reward),
+            "loss": float(loss_reward),
+        }
+        if opponent is not None and not callable(getattr(opponent, "act", None)):
+            raise ValueError(
+                f"opponent must have an act(board, rng, first) method, got {opponent!r}"
+            )
+        self._custom_opponent = opponent
+        self.opponent: Opponent = opponent or make_opponent(self.random_move_prob)
+
+        self.system_prompt = SYSTEM_PROMPT
+        self.observation_space = text_space(1024)
+        self.action_space = text_space(8192)
+
+        #: Replaces ``self.np_random`` for the opponent's replies when set (see
+        #: :class:`textgym.wrappers.PerTurnSeeding`).
+        self.opponent_rng_factory: OpponentRngFactory | None = None
+        self.episode_key = 0
+        self._board: Board = rules.EMPTY_BOARD
+        self._mark: Mark = "X"
+        self._first: Mark = "X"
+        self._opponent_move: int | None = None
+        self._turn = 0
+        self._episode_active = False
+        self._episode_opponent: Opponent = self.opponent
+        self._last_text = ""
+
+    # ------------------------------------------------------------------ gymnasium API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Start a new game; the opponent opens it when it moves first."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - _RESET_OPTIONS
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown)}; valid: {sorted(_RESET_OPTIONS)}"
+            )
+        rng = self.np_random
+        # Always draw the same values, so the stream does not depend on the configuration.
+        self.episode_key = int(rng.integers(2**63))
+        mark_draw, first_draw = (int(v) for v in rng.integers(2, size=2))
+
+        mark = _check_mark(options.get("agent_mark", self.agent_mark))
+        first = _check_first(options.get("agent_first", self.agent_first))
+        self._mark = mark if mark is not None else rules.MARKS[mark_draw]
+        agent_first = first if first is not None else bool(first_draw)
+        self._first = self._mark if agent_first else rules.other(self._mark)
+        if "random_move_prob" in options:
+            if self._custom_opponent is not None:
+                raise ValueError("random_move_prob cannot be set when a custom opponent is used")
+            self._episode_opponent = make_opponent(_check_prob(options["random_move_prob"]))
+        else:
+            self._episode_opponent = self.opponent
+
+        self._board = rules.EMPTY_BOARD
+        self._opponent_move = None
+        self._turn = 0
+        self._episode_active = True
+        if not agent_first:
+            self._opponent_plays()
+        obs = self._observation(illegal_reason=None)
+        if self.render_mode == "human":
+            self.render()
+        return obs, self._info(illegal_reason=None, outcome=0.0)
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Play the agent's move, then the opponent's reply if the game goes on."""
+        action = self._check_action(action)
+        cell = _ACTION_TO_CELL.get(action.strip())
+        illegal_reason: str | None = None
+        if cell is None:
+            illegal_reason = "not a cell number from 1 to 9"
+        elif self._board[cell] != rules.EMPTY:
+            illegal_reason = f"cell {cell + 1} is taken"
+        self._turn += 1
+        if illegal_reason is None:
+            self._board = rules.apply_move(self._board, cell, self._mark)  # type: ignore[arg-type]
+            self._opponent_move = None
+            if rules.winner(self._board) is None:
+                self._opponent_plays()
+        terminated = illegal_reason is not None or rules.winner(self._board) is not None
+        outcome = self.outcome_rewards[self._result(illegal_reason)] if terminated else 0.0
+        self._episode_active = not terminated
+        obs = self._observation(illegal_reason)
+        if self.render_mode == "human":
+            self.render()
+        return obs, outcome, terminated, False, self._info(illegal_reason, outcome)
+
+    def render(self) -> str | None:
+        """Return (``"ansi"``) or print (``"human"``) the current observation text."""
+        if self.render_mode is None:
+            return None
+        if self.render_mode == "human":
+            print(self._last_text + "\n")
+            return None
+        return self._last_text
+
+    # ------------------------------------------------------------------ game logic
+
+    def _opponent_plays(self) -> None:
+        if self.opponent_rng_factory is not None:
+            rng = self.opponent_rng_factory(self._board, self.episode_key)
+        else:
+            rng = self.np_random
+        opp_mark = rules.other(self._mark)
+        cell = int(self._episode_opponent.act(self._board, rng, self._first))
+        if cell not in rules.legal_moves(self._board):
+            raise RuntimeError(f"opponent {self._episode_opponent!r} played illegal cell {cell}")
+        self._board = rules.apply_move(self._board, cell, opp_mark)
+        self._opponent_move = cell
+
+    def _result(self, illegal_reason: str | None) -> str:
+        if illegal_reason is not None:
+            return "loss"
+        w = rules.winner(self._board)
+        if w is None:
+            return "none"
+        return "draw" if w == "draw" else ("win" if w == self._mark else "loss")
+
+    def _observation(self, illegal_reason: str | None) -> str:
+        mark = self._mark
+        lines = [f"You play {mark}; the opponent plays {rules.other(mark)}."]
+        if self._opponent_move is not None:
+            lines.append(f"The opponent played {self._opponent_move + 1}.")
+        elif self._turn == 0:
+            lines.append("You move first.")
+        lines.append("")
+        lines.append(rules.render(self._board))
+        lines.append("")
+        result = self._result(illegal_reason)
+        if illegal_reason is not None:
+            lines.append(f"Illegal move: {illegal_reason}. Game over: you lose.")
+        elif result == "none":
+            lines.append(_legal_line(self._board))
+            lines.append(f"Your move ({mark}):")
+        else:
+            lines.append(
+                {
+                    "win": "Game over: you win.",
+                    "draw": "Game over: draw.",
+                    "loss": "Game over: you lose.",
+                }[result]
+            )
+        self._last_text = "\n".join(lines)
+        return self._last_text
+
+    def _info(self, illegal_reason: str | None, outcome: float) -> dict[str, Any]:
+        result = self._result(illegal_reason)
+        return {
+            "legal_actions": [] if illegal_reason else list(_legal_actions(self._board)),
+            "board": self._board,
+            "agent_mark": self._mark,
+            "first_mark": self._first,
+            "opponent_move": None
+            if self._opponent_move is None
+            else CELL_ACTIONS[self._opponent_move],
+            "winner": rules.winner(self._board),
+            "result": None if result == "none" else result,
+            "illegal_action": illegal_reason is not None,
+            "illegal_reason": illegal_reason,
+            "turn": self._turn,
+            "reward_components": {"outcome": outcome},
+        }
+
+    def hidden_strings(self) -> list[str]:
+        """The episode key that seeds the opponent must never be shown."""
+        return [str(self.episode_key)] if self.episode_key > 10**6 else []
+
+
+def _check_prob(p: object) -> float:
+    try:
+        value = float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"random_move_prob must be a number in [0, 1], got {p!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"random_move_prob must be in [0, 1], got {p!r}")
+    return value
+
+
+def _check_mark(mark: object) -> Mark | None:
+    if mark is None or mark in rules.MARKS:
+        return mark  # type: ignore[return-value]
+    raise ValueError(f"agent_mark must be 'X', 'O' or None, got {mark!r}")
+
+
+def _check_first(first: object) -> bool | None:
+    if first is None or isinstance(first, (bool, np.bool_)):
+        return None if first is None else bool(first)
+    raise ValueError(f"agent_first must be True, False or None, got {first!r}")
