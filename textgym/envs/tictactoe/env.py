@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,9 +36,37 @@ def _legal_actions(board: Board) -> tuple[str, ...]:
     return tuple(CELL_ACTIONS[c] for c in rules.legal_moves(board))
 
 
-@cache
-def _legal_line(board: Board) -> str:
-    return "Legal moves: " + ", ".join(_legal_actions(board))
+_GAME_OVER = {
+    "win": "Game over: you win.",
+    "draw": "Game over: draw.",
+    "loss": "Game over: you lose.",
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def _observation_text(
+    board: Board,
+    mark: Mark,
+    opponent_move: int | None,
+    first_turn: bool,
+    illegal_reason: str | None,
+    result: str,
+) -> str:
+    """The text the player sees: a pure function of the visible state, hence memoized."""
+    lines = [f"You play {mark}; the opponent plays {rules.other(mark)}."]
+    if opponent_move is not None:
+        lines.append(f"The opponent played {opponent_move + 1}.")
+    elif first_turn:
+        lines.append("You move first.")
+    lines += ["", rules.render(board), ""]
+    if illegal_reason is not None:
+        lines.append(f"Illegal move: {illegal_reason}. Game over: you lose.")
+    elif result == "none":
+        lines.append("Legal moves: " + ", ".join(_legal_actions(board)))
+        lines.append(f"Your move ({mark}):")
+    else:
+        lines.append(_GAME_OVER[result])
+    return "\n".join(lines)
 
 
 class TextTicTacToeEnv(TextEnv):
@@ -159,10 +187,10 @@ class TextTicTacToeEnv(TextEnv):
             raise ValueError(
                 f"unknown reset option(s) {sorted(unknown)}; valid: {sorted(_RESET_OPTIONS)}"
             )
-        rng = self.np_random
-        # Always draw the same values, so the stream does not depend on the configuration.
-        self.episode_key = int(rng.integers(2**63))
-        mark_draw, first_draw = (int(v) for v in rng.integers(2, size=2))
+        # One draw per episode, whatever the configuration: the key seeds per-turn opponent
+        # generators (PerTurnSeeding) and its low bits pick the mark and the seat when unset.
+        self.episode_key = key = int(self.np_random.integers(2**63))
+        mark_draw, first_draw = key & 1, (key >> 1) & 1
 
         mark = _check_mark(options.get("agent_mark", self.agent_mark))
         first = _check_first(options.get("agent_first", self.agent_first))
@@ -182,10 +210,10 @@ class TextTicTacToeEnv(TextEnv):
         self._episode_active = True
         if not agent_first:
             self._opponent_plays()
-        obs = self._observation(illegal_reason=None)
+        obs = self._observe(None, "none")
         if self.render_mode == "human":
             self.render()
-        return obs, self._info(illegal_reason=None, outcome=0.0)
+        return obs, self._info(None, "none", 0.0)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Play the agent's move, then the opponent's reply if the game goes on."""
@@ -198,17 +226,19 @@ class TextTicTacToeEnv(TextEnv):
             illegal_reason = f"cell {cell + 1} is taken"
         self._turn += 1
         if illegal_reason is None:
-            self._board = rules.apply_move(self._board, cell, self._mark)  # type: ignore[arg-type]
+            board = self._board
+            self._board = board[:cell] + self._mark + board[cell + 1 :]  # type: ignore[index,operator]
             self._opponent_move = None
             if rules.winner(self._board) is None:
                 self._opponent_plays()
-        terminated = illegal_reason is not None or rules.winner(self._board) is not None
-        outcome = self.outcome_rewards[self._result(illegal_reason)] if terminated else 0.0
+        result = self._result(illegal_reason)
+        terminated = result != "none"
+        outcome = self.outcome_rewards[result] if terminated else 0.0
         self._episode_active = not terminated
-        obs = self._observation(illegal_reason)
+        obs = self._observe(illegal_reason, result)
         if self.render_mode == "human":
             self.render()
-        return obs, outcome, terminated, False, self._info(illegal_reason, outcome)
+        return obs, outcome, terminated, False, self._info(illegal_reason, result, outcome)
 
     def render(self) -> str | None:
         """Return (``"ansi"``) or print (``"human"``) the current observation text."""
@@ -226,11 +256,11 @@ class TextTicTacToeEnv(TextEnv):
             rng = self.opponent_rng_factory(self._board, self.episode_key)
         else:
             rng = self.np_random
-        opp_mark = rules.other(self._mark)
-        cell = int(self._episode_opponent.act(self._board, rng, self._first))
-        if cell not in rules.legal_moves(self._board):
+        board = self._board
+        cell = int(self._episode_opponent.act(board, rng, self._first))
+        if not 0 <= cell < 9 or board[cell] != rules.EMPTY:
             raise RuntimeError(f"opponent {self._episode_opponent!r} played illegal cell {cell}")
-        self._board = rules.apply_move(self._board, cell, opp_mark)
+        self._board = board[:cell] + rules.other(self._mark) + board[cell + 1 :]
         self._opponent_move = cell
 
     def _result(self, illegal_reason: str | None) -> str:
@@ -241,43 +271,20 @@ class TextTicTacToeEnv(TextEnv):
             return "none"
         return "draw" if w == "draw" else ("win" if w == self._mark else "loss")
 
-    def _observation(self, illegal_reason: str | None) -> str:
-        mark = self._mark
-        lines = [f"You play {mark}; the opponent plays {rules.other(mark)}."]
-        if self._opponent_move is not None:
-            lines.append(f"The opponent played {self._opponent_move + 1}.")
-        elif self._turn == 0:
-            lines.append("You move first.")
-        lines.append("")
-        lines.append(rules.render(self._board))
-        lines.append("")
-        result = self._result(illegal_reason)
-        if illegal_reason is not None:
-            lines.append(f"Illegal move: {illegal_reason}. Game over: you lose.")
-        elif result == "none":
-            lines.append(_legal_line(self._board))
-            lines.append(f"Your move ({mark}):")
-        else:
-            lines.append(
-                {
-                    "win": "Game over: you win.",
-                    "draw": "Game over: draw.",
-                    "loss": "Game over: you lose.",
-                }[result]
-            )
-        self._last_text = "\n".join(lines)
+    def _observe(self, illegal_reason: str | None, result: str) -> str:
+        self._last_text = _observation_text(
+            self._board, self._mark, self._opponent_move, self._turn == 0, illegal_reason, result
+        )
         return self._last_text
 
-    def _info(self, illegal_reason: str | None, outcome: float) -> dict[str, Any]:
-        result = self._result(illegal_reason)
+    def _info(self, illegal_reason: str | None, result: str, outcome: float) -> dict[str, Any]:
+        move = self._opponent_move
         return {
             "legal_actions": [] if illegal_reason else list(_legal_actions(self._board)),
             "board": self._board,
             "agent_mark": self._mark,
             "first_mark": self._first,
-            "opponent_move": None
-            if self._opponent_move is None
-            else CELL_ACTIONS[self._opponent_move],
+            "opponent_move": None if move is None else CELL_ACTIONS[move],
             "winner": rules.winner(self._board),
             "result": None if result == "none" else result,
             "illegal_action": illegal_reason is not None,

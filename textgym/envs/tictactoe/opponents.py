@@ -26,9 +26,13 @@ class Opponent(Protocol):
 
 
 def _pick(moves: tuple[int, ...], rng: np.random.Generator) -> int:
-    if not moves:
+    """A uniformly random element of ``moves`` (one ``rng.random()`` draw, none for one move)."""
+    n = len(moves)
+    if n == 1:
+        return moves[0]
+    if n == 0:
         raise ValueError("no legal move: the game is over")
-    return moves[int(rng.integers(len(moves)))]
+    return moves[int(rng.random() * n)]
 
 
 class RandomOpponent:

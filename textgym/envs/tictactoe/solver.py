@@ -113,9 +113,18 @@ def solved_state(board: Board, first: Mark = "X") -> SolvedState:
         raise KeyError(f"board {board!r} is not reachable when {first} moves first") from None
 
 
+@cache
+def optimal_move_table(first: Mark = "X") -> dict[Board, tuple[int, ...]]:
+    """Board -> all optimal moves, for games where ``first`` moved first (the opponents' table)."""
+    return {_normalize(b, first): s.optimal_moves for b, s in solve().items()}
+
+
 def optimal_moves(board: Board, first: Mark = "X") -> tuple[int, ...]:
     """All optimal moves (0..8) for the player to move on ``board``."""
-    return solved_state(board, first).optimal_moves
+    try:
+        return optimal_move_table(first)[board]
+    except KeyError:
+        raise KeyError(f"board {board!r} is not reachable when {first} moves first") from None
 
 
 def game_value(board: Board, first: Mark = "X") -> int:

@@ -1,0 +1,90 @@
+"""The textgym command line: envs, eval and play."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from textgym.cli import main
+
+
+def test_envs_lists_registered_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["envs"]) == 0
+    assert "TextTicTacToe-v0" in capsys.readouterr().out
+
+
+def test_eval_prints_the_results_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "eval",
+                "--policy",
+                "minimax,random",
+                "--opponent",
+                "optimal,random",
+                "--episodes",
+                "60",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines()[2:6]}
+    minimax_vs_optimal = rows[("minimax", "optimal")]
+    assert minimax_vs_optimal[3:6] == ["0.0", "100.0", "0.0"]  # perfect vs perfect: all draws
+    assert float(rows[("minimax", "random")][5]) == 0.0  # minimax never loses
+    assert float(rows[("random", "optimal")][3]) == 0.0  # nobody beats the perfect opponent
+    assert "Ceiling vs a random opponent" in out
+
+
+def test_eval_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["eval", "--policy", "teacher:0.7", "--opponent", "0.3", "--episodes", "40"])
+    first = capsys.readouterr().out
+    main(["eval", "--policy", "teacher:0.7", "--opponent", "0.3", "--episodes", "40"])
+    assert capsys.readouterr().out == first
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["eval", "--policy", "gpt"], "minimax, random, teacher:Q"),
+        (["eval", "--opponent", "hard"], "optimal, random"),
+        (["eval", "--policy", "teacher:2"], "teacher:Q needs Q in [0, 1]"),
+        (["eval", "--episodes", "0"], "episodes must be >= 1"),
+    ],
+)
+def test_bad_choices_give_one_clear_error_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_play_reprompts_on_bad_input_and_finishes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = iter(["banana", "5", "1", "2", "3", "4", "6", "7", "8", "9"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["play", "--mark", "X", "--seat", "first", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Not a legal move" in out
+    assert "Game over" in out and "reward:" in out
+
+
+def test_play_exits_cleanly_on_eof(monkeypatch: pytest.MonkeyPatch) -> None:
+    def eof(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", eof)
+    assert main(["play", "--seed", "0"]) == 0
+
+
+@pytest.mark.skipif(shutil.which("textgym") is None, reason="console script not installed")
+def test_console_script_is_installed() -> None:
+    out = subprocess.run(["textgym", "envs"], capture_output=True, text=True, check=True)
+    assert "TextTicTacToe-v0" in out.stdout
