@@ -45,6 +45,10 @@ class TextEnv(gym.Env[str, str]):
     system_prompt: str = ""
     """Instructions for the player: the rules and the expected answer format."""
 
+    rules_prompt: str = ""
+    """The task without the answer format; wrappers that impose their own answer format
+    (such as :class:`textgym.wrappers.FormatCheck`) build their system prompt from it."""
+
     _episode_active: bool = False
 
     def _check_action(self, action: object) -> str:
@@ -59,6 +63,10 @@ class TextEnv(gym.Env[str, str]):
                 "call reset() before step()"
             )
         return action
+
+    def explain_illegal(self, action: str) -> str:
+        """Why ``action`` is not legal now, in a few words shown to the player (override)."""
+        return "not a legal action"
 
     def hidden_strings(self) -> list[str]:
         """Strings the player must never see in an observation (hidden answers, secrets).

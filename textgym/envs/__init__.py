@@ -11,6 +11,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "Tic-tac-toe against a minimax bot of chosen skill; bare cell numbers as actions.",
     ),
+    "TextTicTacToe-LLM-v0": (
+        "textgym.envs.tictactoe.llm:make_llm_tictactoe",
+        {},
+        "TextTicTacToe-v0 + PerTurnSeeding + InvalidMovePenalty + FormatCheck (<move>N</move>).",
+    ),
 }
 
 

@@ -64,10 +64,22 @@ def _canonical(info: dict[str, Any]) -> str:
     return json.dumps(info, sort_keys=True, default=repr)
 
 
-def _driver_action(rng: np.random.Generator, info: dict[str, Any], legal_prob: float) -> str:
+def _answer_tag(env: gym.Env) -> str | None:
+    """The answer tag of a FormatCheck-like wrapper in the stack, if any."""
+    try:
+        tag = env.get_wrapper_attr("tag")
+    except AttributeError:
+        return None
+    return tag if isinstance(tag, str) else None
+
+
+def _driver_action(
+    rng: np.random.Generator, info: dict[str, Any], legal_prob: float, tag: str | None = None
+) -> str:
     legal = info.get("legal_actions")
     if legal and rng.random() < legal_prob:
-        return str(legal[int(rng.integers(len(legal)))])
+        action = str(legal[int(rng.integers(len(legal)))])
+        return f"<{tag}>{action}</{tag}>" if tag else action
     return JUNK_ACTIONS[int(rng.integers(len(JUNK_ACTIONS)))]
 
 
@@ -96,6 +108,7 @@ def play_transcript(
         observations: if given, every observation is appended to it.
     """
     rng = np.random.default_rng(driver_seed)
+    tag = _answer_tag(env)
     obs, info = env.reset(seed=seed)
     if observations is not None:
         observations.append(obs)
@@ -103,7 +116,7 @@ def play_transcript(
     for step in range(max_steps):
         if stop_after is not None and step >= stop_after:
             return transcript
-        action = _driver_action(rng, info, legal_prob)
+        action = _driver_action(rng, info, legal_prob, tag)
         obs, reward, terminated, truncated, info = env.step(action)
         if observations is not None:
             observations.append(obs)
@@ -285,7 +298,8 @@ def check_text_env(
             for secret in leaks:
                 if secret and secret in obs:
                     _fail(f"seed {seed}: the observation reveals hidden text {secret!r}")
-            obs, _, terminated, truncated, info = env.step(_driver_action(rng, info, 0.8))
+            action = _driver_action(rng, info, 0.8, _answer_tag(env))
+            obs, _, terminated, truncated, info = env.step(action)
             if str(seed) in obs:
                 _fail(f"seed {seed}: the observation reveals the seed")
             if terminated or truncated:

@@ -21,13 +21,15 @@ _RESET_OPTIONS = frozenset({"random_move_prob", "agent_mark", "agent_first"})
 #: Builds the generator the opponent uses for its next reply from (board, episode key).
 OpponentRngFactory = Callable[[Board, int], np.random.Generator]
 
-SYSTEM_PROMPT = (
+RULES_PROMPT = (
     "You are playing tic-tac-toe on a 3x3 board against an opponent. "
     "Players take turns placing their mark (X or O) in a free cell; the first to get three "
     "marks in a row, column or diagonal wins, and a full board without a line is a draw. "
     "Cells are numbered 1 to 9, left to right and top to bottom; a free cell shows its "
-    "number. Each turn you see the board and the legal moves. "
-    "Answer with the number of the free cell you want to play, and nothing else."
+    "number. Each turn you see the board and the legal moves."
+)
+SYSTEM_PROMPT = (
+    RULES_PROMPT + " Answer with the number of the free cell you want to play, and nothing else."
 )
 
 
@@ -157,6 +159,7 @@ class TextTicTacToeEnv(TextEnv):
         self._custom_opponent = opponent
         self.opponent: Opponent = opponent or make_opponent(self.random_move_prob)
 
+        self.rules_prompt = RULES_PROMPT
         self.system_prompt = SYSTEM_PROMPT
         self.observation_space = text_space(1024)
         self.action_space = text_space(8192)
@@ -220,10 +223,8 @@ class TextTicTacToeEnv(TextEnv):
         action = self._check_action(action)
         cell = _ACTION_TO_CELL.get(action.strip())
         illegal_reason: str | None = None
-        if cell is None:
-            illegal_reason = "not a cell number from 1 to 9"
-        elif self._board[cell] != rules.EMPTY:
-            illegal_reason = f"cell {cell + 1} is taken"
+        if cell is None or self._board[cell] != rules.EMPTY:
+            illegal_reason = self.explain_illegal(action)
         self._turn += 1
         if illegal_reason is None:
             board = self._board
@@ -292,6 +293,15 @@ class TextTicTacToeEnv(TextEnv):
             "turn": self._turn,
             "reward_components": {"outcome": outcome},
         }
+
+    def explain_illegal(self, action: str) -> str:
+        """Why ``action`` is not a legal move now, in a few words for the player."""
+        cell = _ACTION_TO_CELL.get(action.strip()) if isinstance(action, str) else None
+        if cell is None:
+            return "not a cell number from 1 to 9"
+        if self._board[cell] != rules.EMPTY:
+            return f"cell {cell + 1} is taken"
+        return "the game is over" if not self._episode_active else "not a legal move"
 
     def hidden_strings(self) -> list[str]:
         """The episode key that seeds the opponent must never be shown."""
