@@ -15,7 +15,7 @@ from textgym.evaluation import (
     OPPONENTS,
     SCRIPTED_PLAYERS,
     episode_seeds,
-    evaluate_scripted,
+    evaluate,
     format_table,
     parse_opponent,
     parse_player,
@@ -55,13 +55,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     players = [s.strip() for s in args.policy.split(",") if s.strip()]
     opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
     for spec in players:
-        parse_player(spec)
+        if not spec.startswith("hf:"):
+            parse_player(spec)
     for spec in opponents:
         parse_opponent(spec)
     rows = []
     for opponent in opponents:
         for player in players:
-            summary = evaluate_scripted(player, opponent, args.episodes, args.seed)
+            summary = evaluate(
+                player,
+                opponent,
+                episodes=args.episodes,
+                seed=args.seed,
+                env_id=args.env,
+                out=args.out,
+                resume=args.resume,
+                num_envs=args.num_envs,
+                temperature=args.temperature,
+                max_new_tokens=args.max_new_tokens,
+                progress=args.progress,
+            )
             rows.append(summary.row())
     print(format_table(rows))
     if 1.0 in {parse_opponent(o) for o in opponents}:
@@ -102,8 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="optimal,random",
         help=f"comma-separated opponents: {', '.join(OPPONENTS)}",
     )
+    p_eval.add_argument("--env", default="TextTicTacToe-LLM-v0", help="a registered env id")
     p_eval.add_argument("--episodes", type=int, default=100)
-    p_eval.add_argument("--seed", type=int, default=0)
+    p_eval.add_argument("--seed", type=int, default=0, help="derives every episode seed")
+    p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")
+    p_eval.add_argument("--resume", action="store_true", help="skip episodes already in --out")
+    p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
+    p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
+    p_eval.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
+    p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
     return parser
 

@@ -6,22 +6,27 @@ seed, and the env's opponent randomness comes from those seeds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import textgym  # noqa: F401  (registers the envs)
-from textgym.envs.tictactoe.env import CELL_ACTIONS
 from textgym.envs.tictactoe.opponents import (
     MinimaxOpponent,
     NoisyMinimaxOpponent,
     Opponent,
     RandomOpponent,
 )
+from textgym.policies.base import Policy
+from textgym.policies.scripted import ScriptedPolicy
+from textgym.rollout import Episode, rollout
 
-SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q")
+SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q", "hf:PATH")
 OPPONENTS = ("optimal", "random", "P (random-move probability in [0, 1])")
 
 
@@ -65,41 +70,87 @@ def parse_opponent(spec: str) -> float:
     return p
 
 
+def make_policy(
+    spec: str,
+    template: str = "<move>{}</move>",
+    seed: int = 0,
+    temperature: float = 0.0,
+    max_new_tokens: int = 32,
+) -> Policy:
+    """A policy from its name: ``minimax``, ``random``, ``teacher:Q`` or ``hf:PATH``."""
+    if spec.startswith("hf:"):
+        from textgym.policies.hf import HFPolicy
+
+        return HFPolicy(spec[3:], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    return ScriptedPolicy(parse_player(spec), template=template, seed=seed)
+
+
+def answer_template(env_id: str) -> str:
+    """How a scripted player must phrase a move in this env (its FormatCheck tag, if any)."""
+    env = gym.make(env_id)
+    try:
+        tag = env.get_wrapper_attr("tag")
+    except AttributeError:
+        return "{}"
+    finally:
+        env.close()
+    return f"<{tag}>{{}}</{tag}>"
+
+
+def episode_record(episode: Episode, policy: str, opponent: str, env_id: str) -> dict[str, Any]:
+    """The JSON line written for one finished evaluation episode."""
+    infos = [t.info for t in episode.turns]
+    return {
+        "policy": policy,
+        "opponent": opponent,
+        "env": env_id,
+        "index": episode.index,
+        "seed": episode.seed,
+        "result": episode.final_info.get("result"),
+        "reward": episode.total_reward,
+        "answers": len(episode.turns),
+        "format_ok": sum(bool(i.get("format_ok", True)) for i in infos),
+        "invalid_answers": sum(bool(i.get("illegal_action")) for i in infos),
+        "truncated": episode.truncated,
+        "answers_text": [t.completion.text for t in episode.turns],
+    }
+
+
 @dataclass
 class Summary:
-    """Aggregate results of one player against one opponent."""
+    """Aggregate results of one policy against one opponent, from episode records."""
 
     player: str
     opponent: str
-    results: list[str] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-    turns: list[int] = field(default_factory=list)
-    format_ok: list[float] = field(default_factory=list)
-    invalid_games: list[bool] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def rate(self, result: str) -> float:
         """Percentage of games with this result (``win``, ``draw`` or ``loss``)."""
-        return 100.0 * self.results.count(result) / max(len(self.results), 1)
+        return 100.0 * sum(r["result"] == result for r in self.records) / max(len(self), 1)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
     def row(self) -> list[str]:
-        """The table row: player, opponent, games, W/D/L %, format %, invalid %, reward, turns."""
-        n = max(len(self.results), 1)
+        """Table row: policy, opponent, games, W/D/L %, format %, invalid %, reward, turns."""
+        n = max(len(self), 1)
+        answers = max(sum(r["answers"] for r in self.records), 1)
         return [
             self.player,
             self.opponent,
-            str(len(self.results)),
+            str(len(self)),
             f"{self.rate('win'):.1f}",
             f"{self.rate('draw'):.1f}",
             f"{self.rate('loss'):.1f}",
-            f"{100.0 * sum(self.format_ok) / n:.1f}",
-            f"{100.0 * sum(self.invalid_games) / n:.1f}",
-            f"{sum(self.rewards) / n:.3f}",
-            f"{sum(self.turns) / n:.2f}",
+            f"{100.0 * sum(r['format_ok'] for r in self.records) / answers:.1f}",
+            f"{100.0 * sum(r['invalid_answers'] > 0 for r in self.records) / n:.1f}",
+            f"{sum(r['reward'] for r in self.records) / n:.3f}",
+            f"{sum(r['answers'] for r in self.records) / n:.2f}",
         ]
 
 
 HEADER = [
-    "player",
+    "policy",
     "opponent",
     "games",
     "win%",
@@ -112,30 +163,84 @@ HEADER = [
 ]
 
 
-def evaluate_scripted(player: str, opponent: str, episodes: int = 100, seed: int = 0) -> Summary:
-    """Play ``episodes`` games of ``TextTicTacToe-v0`` with a scripted player."""
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """The finished-episode records of a JSONL file; a torn last line is ignored."""
+    records = []
+    p = Path(path)
+    if not p.exists():
+        return records
+    with p.open() as fh:
+        for line in fh:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def evaluate(
+    policy: str,
+    opponent: str,
+    episodes: int = 100,
+    seed: int = 0,
+    env_id: str = "TextTicTacToe-LLM-v0",
+    out: str | Path | None = None,
+    resume: bool = False,
+    num_envs: int = 64,
+    temperature: float = 0.0,
+    max_new_tokens: int = 32,
+    policy_obj: Policy | None = None,
+    progress: bool = False,
+) -> Summary:
+    """Play ``episodes`` games of ``env_id`` against ``opponent`` and summarize them.
+
+    Episode seeds come from ``seed``, so every policy faces exactly the same games. With
+    ``out``, one JSON line per finished episode is appended and flushed as it finishes;
+    with ``resume``, episodes already in ``out`` for this policy and opponent are skipped.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    bot = parse_player(player)
-    env = gym.make("TextTicTacToe-v0", random_move_prob=parse_opponent(opponent))
-    summary = Summary(player, opponent)
-    for episode_seed in episode_seeds(seed, episodes):
-        rng = np.random.default_rng([episode_seed, 1])  # the player's own dice
-        _, info = env.reset(seed=episode_seed)
-        total, invalid = 0.0, False
-        while True:
-            cell = bot.act(info["board"], rng, info["first_mark"])
-            _, reward, terminated, truncated, info = env.step(CELL_ACTIONS[cell])
-            total += float(reward)
-            invalid = invalid or bool(info["illegal_action"])
-            if terminated or truncated:
-                break
-        summary.results.append(info["result"])
-        summary.rewards.append(total)
-        summary.turns.append(int(info["turn"]))
-        summary.format_ok.append(1.0)
-        summary.invalid_games.append(invalid)
-    env.close()
+    if env_id not in gym.registry:
+        known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
+        raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
+    p = parse_opponent(opponent)
+    if policy_obj is None:
+        policy_obj = make_policy(policy, answer_template(env_id), seed, temperature, max_new_tokens)
+    summary = Summary(policy, opponent)
+    done: set[int] = set()
+    if out is not None and resume:
+        for r in read_records(out):
+            key = (r.get("policy"), r.get("opponent"), r.get("env"))
+            index = r.get("index", -1)
+            if key == (policy, opponent, env_id) and index not in done and 0 <= index < episodes:
+                done.add(index)
+                summary.records.append(r)
+
+    seeds = episode_seeds(seed, episodes)
+    todo = [i for i in range(episodes) if i not in done]
+    fh = open(out, "a") if out is not None else None  # noqa: SIM115
+
+    def save(episode: Episode) -> None:
+        episode.index = todo[episode.index]
+        record = episode_record(episode, policy, opponent, env_id)
+        summary.records.append(record)
+        if fh is not None:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+
+    try:
+        rollout(
+            policy_obj,
+            lambda: gym.make(env_id, random_move_prob=p),
+            [seeds[i] for i in todo],
+            num_envs=num_envs,
+            on_episode=save,
+            progress=progress,
+        )
+    finally:
+        if fh is not None:
+            fh.close()
+    summary.records.sort(key=lambda r: r["index"])
     return summary
 
 

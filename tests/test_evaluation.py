@@ -1,0 +1,108 @@
+"""Evaluation: JSONL per finished episode, resume after a crash or a kill, no duplicates."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from textgym.envs.tictactoe.rules import legal_moves
+from textgym.evaluation import evaluate, read_records
+from textgym.policies import ScriptedPolicy, random_policy
+
+
+class CrashingPolicy:
+    """A scripted player that dies after a number of calls (a crash mid-run)."""
+
+    def __init__(self, calls: int) -> None:
+        self.inner = random_policy()
+        self.calls = calls
+
+    def complete(self, conversations):
+        self.calls -= 1
+        if self.calls < 0:
+            raise KeyboardInterrupt
+        return self.inner.complete(conversations)
+
+
+def test_crash_keeps_finished_episodes_and_resume_completes(tmp_path) -> None:
+    out = tmp_path / "results.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(
+            "random",
+            "random",
+            episodes=60,
+            out=out,
+            num_envs=8,
+            policy_obj=CrashingPolicy(calls=12),
+        )
+    partial = read_records(out)
+    assert 0 < len(partial) < 60
+    summary = evaluate("random", "random", episodes=60, out=out, resume=True, num_envs=8)
+    records = read_records(out)
+    assert len(summary) == 60 == len(records)
+    assert sorted(r["index"] for r in records) == list(range(60))
+
+
+class FirstLegal:
+    """A deterministic bot: the lowest free cell."""
+
+    def act(self, board, rng, first="X"):
+        return legal_moves(board)[0]
+
+
+def test_every_policy_faces_the_same_games(tmp_path) -> None:
+    a = evaluate("first", "0.5", episodes=20, seed=3, policy_obj=ScriptedPolicy(FirstLegal()))
+    b = evaluate(
+        "first", "0.5", episodes=20, seed=3, num_envs=3, policy_obj=ScriptedPolicy(FirstLegal())
+    )
+    assert [r["seed"] for r in a.records] == [r["seed"] for r in b.records]
+    assert [r["result"] for r in a.records] == [r["result"] for r in b.records]
+
+
+def test_torn_last_line_is_ignored(tmp_path) -> None:
+    out = tmp_path / "r.jsonl"
+    evaluate("minimax", "random", episodes=5, out=out)
+    with out.open("a") as fh:
+        fh.write('{"policy": "minimax", "inde')
+    summary = evaluate("minimax", "random", episodes=8, out=out, resume=True)
+    assert len(summary) == 8
+    assert sorted(r["index"] for r in summary.records) == list(range(8))
+
+
+def test_killed_process_then_resume_yields_exactly_n(tmp_path) -> None:
+    out = tmp_path / "killed.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "textgym.cli",
+        "eval",
+        "--policy",
+        "random",
+        "--opponent",
+        "random",
+        "--episodes",
+        "4000",
+        "--num-envs",
+        "16",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = read_records(out)
+    assert 0 < len(before) < 4000
+    subprocess.run([*cmd, "--resume"], check=True, capture_output=True)
+    records = read_records(out)
+    indices = [r["index"] for r in records]
+    assert len(indices) == len(set(indices)) == 4000
+    assert sorted(indices) == list(range(4000))
+    assert all(json.dumps(r) for r in records)

@@ -1,0 +1,63 @@
+"""Rollouts: lockstep batches, seed order, exact tokens kept, callbacks per finished episode."""
+
+from __future__ import annotations
+
+import pytest
+
+from textgym.policies import perfect_policy
+from textgym.policies.base import Completion
+from textgym.rollout import rollout
+
+
+class CountingPolicy:
+    """Answers '<move>1</move>'... and records the batch sizes it was called with."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def complete(self, conversations):
+        self.batches.append(len(conversations))
+        return [
+            Completion(text="<move>1</move>", prompt_ids=[1], completion_ids=[2], logprobs=[-0.5])
+            for _ in conversations
+        ]
+
+
+def test_one_policy_call_per_round_for_all_active_envs() -> None:
+    policy = CountingPolicy()
+    seen = []
+    episodes = rollout(
+        policy, "TextTicTacToe-LLM-v0", list(range(10)), num_envs=4, on_episode=seen.append
+    )
+    assert max(policy.batches) == 4 and sum(policy.batches) == sum(len(e.turns) for e in episodes)
+    assert [e.index for e in episodes] == list(range(10))
+    assert sorted(e.index for e in seen) == list(range(10))
+    turn = episodes[0].turns[0]
+    assert turn.completion.logprobs == [-0.5] and turn.messages[0]["role"] == "system"
+    assert turn.reward == pytest.approx(sum(turn.reward_components.values()))
+
+
+def test_same_seeds_same_games_whatever_the_batching() -> None:
+    a = rollout(perfect_policy(seed=1), "TextTicTacToe-LLM-v0", [5, 6, 7], num_envs=1)
+    b = rollout(perfect_policy(seed=1), "TextTicTacToe-LLM-v0", [5, 6, 7], num_envs=1)
+    assert [e.to_json() for e in a] == [e.to_json() for e in b]
+
+
+def test_hf_policy_rollout_keeps_exact_tokens(tiny_model_path) -> None:
+    pytest.importorskip("torch")
+    from textgym.policies.hf import HFPolicy
+
+    policy = HFPolicy(tiny_model_path, temperature=1.0, max_new_tokens=6, seed=0)
+    episodes = rollout(policy, "TextTicTacToe-LLM-v0", list(range(6)), num_envs=6)
+    for e in episodes:
+        for t in e.turns:
+            assert t.completion.prompt_ids == policy.encode(t.messages)
+            assert len(t.completion.logprobs) == len(t.completion.completion_ids)
+            assert t.info["format_ok"] is False or "<move>" in t.completion.text
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="num_envs"):
+        rollout(CountingPolicy(), "TextTicTacToe-LLM-v0", [1], num_envs=0)
+    with pytest.raises(ValueError, match="options"):
+        rollout(CountingPolicy(), "TextTicTacToe-LLM-v0", [1, 2], options=[None])

@@ -1,0 +1,211 @@
+"""``HFPolicy``: a local Hugging Face causal LM answering many conversations in one batch.
+
+Generation is a plain sampling loop over the model's KV cache on a left-padded batch, so
+the policy knows exactly what it sampled: the prompt ids, the completion ids and the
+log-probability of each sampled token under the sampling distribution. Those are what the
+trainer trains on (never re-tokenized text).
+
+Log-probs are those of ``softmax(logits / temperature)`` over the whole vocabulary; with
+``top_p < 1`` the sample is drawn from the nucleus but the reported log-prob is still that
+of the full tempered distribution (as vLLM reports them). With ``temperature == 0`` the
+choice is greedy and the reported log-probs are those of ``softmax(logits)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgym.policies.base import Completion, Conversation
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """Load a causal LM and its tokenizer from a local folder, with one clear error if it fails."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if not Path(path).is_dir():
+        raise ValueError(
+            f"model path {str(path)!r} is not a folder (models load from local folders)"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load a causal LM from {str(path)!r}: {exc}") from None
+    if tokenizer.chat_template is None:
+        raise ValueError(f"the tokenizer in {str(path)!r} has no chat template")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device).eval(), tokenizer
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
+
+
+class HFPolicy:
+    """Batched sampling from a local causal LM with exact token ids and log-probs.
+
+    Args:
+        model: a ``transformers`` causal LM, or a path to load one from.
+        tokenizer: its tokenizer (with a chat template); loaded with the model from a path.
+        temperature: 0 for greedy decoding, else the sampling temperature.
+        top_p: nucleus sampling mass (1.0 = off).
+        max_new_tokens: answer budget; an answer that reaches it ends with ``"length"``.
+        batch_size: most conversations per forward batch.
+        seed: seeds the sampling generator.
+        device: where the model runs.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 32,
+        batch_size: int = 64,
+        seed: int = 0,
+        device: str | None = None,
+    ) -> None:
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)) or (
+            temperature < 0
+        ):
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if isinstance(model, (str, Path)):
+            model, tokenizer = load_model(model, device or "cpu")
+        if tokenizer is None:
+            raise ValueError("a tokenizer is needed when the model is given as an object")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.batch_size = int(batch_size)
+        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.eos_ids = self._eos_ids()
+        # transformers 5.x renamed ``past_key_values`` to ``cache``; accept both.
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def _eos_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id}
+        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        if isinstance(gen_eos, int):
+            ids.add(gen_eos)
+        elif isinstance(gen_eos, (list, tuple)):
+            ids.update(gen_eos)
+        return {i for i in ids if i is not None}
+
+    def encode(self, conversation: Conversation) -> list[int]:
+        """The prompt ids of a conversation, with the assistant turn opened."""
+        ids = self.tokenizer.apply_chat_template(
+            conversation, add_generation_prompt=True, tokenize=True
+        )
+        if hasattr(ids, "keys"):  # a BatchEncoding in recent transformers
+            ids = ids["input_ids"]
+        return list(ids)
+
+    def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
+        """Sample one answer per conversation, in batches of ``batch_size``."""
+        prompts = [self.encode(c) for c in conversations]
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.batch_size):
+            out.extend(self.generate_ids(prompts[start : start + self.batch_size]))
+        return out
+
+    @torch.no_grad()
+    def generate_ids(self, prompts: list[list[int]]) -> list[Completion]:
+        """Sample completions for already-tokenized prompts (one left-padded batch)."""
+        if not prompts:
+            return []
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("every prompt needs at least one token")
+        device, pad = self.device, self.pad_id
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long, device=device)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long, device=device)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, device=device)
+            attention[row, width - len(ids) :] = 1
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+        )
+        cache = _cache_of(out)
+        logits = out.logits[:, -1, :].float()
+        n = len(prompts)
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        sampled: list[list[int]] = [[] for _ in range(n)]
+        logps: list[list[float]] = [[] for _ in range(n)]
+        eos = torch.tensor(sorted(self.eos_ids), device=device)
+        next_pos = positions[:, -1] + 1
+        for _ in range(self.max_new_tokens):
+            token, logp = self._sample(logits)
+            for row in torch.nonzero(~done).flatten().tolist():
+                sampled[row].append(int(token[row]))
+                logps[row].append(float(logp[row]))
+            done = done | torch.isin(token, eos)
+            if bool(done.all()):
+                break
+            token = torch.where(done, torch.full_like(token, pad), token)
+            attention = torch.cat([attention, (~done).long()[:, None]], dim=1)
+            out = self.model(
+                input_ids=token[:, None],
+                attention_mask=attention,
+                position_ids=next_pos[:, None],
+                use_cache=True,
+                **{self._cache_arg: cache},
+            )
+            cache = _cache_of(out)
+            logits = out.logits[:, -1, :].float()
+            next_pos = next_pos + 1
+
+        results = []
+        for row in range(n):
+            ids = sampled[row]
+            stopped = bool(ids) and ids[-1] in self.eos_ids
+            text_ids = ids[:-1] if stopped else ids
+            results.append(
+                Completion(
+                    text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
+                    prompt_ids=list(prompts[row]),
+                    completion_ids=ids,
+                    logprobs=logps[row],
+                    finish_reason="stop" if stopped else "length",
+                )
+            )
+        return results
+
+    def _sample(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pick one token per row; return it and its log-prob under the sampling distribution."""
+        if self.temperature == 0.0:
+            logprobs = torch.log_softmax(logits, dim=-1)
+            token = logits.argmax(dim=-1)
+        else:
+            logprobs = torch.log_softmax(logits / self.temperature, dim=-1)
+            probs = logprobs.exp()
+            if self.top_p < 1.0:
+                sorted_p, order = probs.sort(dim=-1, descending=True)
+                keep = sorted_p.cumsum(-1) - sorted_p < self.top_p
+                sorted_p = sorted_p * keep
+                probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+            token = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return token, logprobs.gather(-1, token[:, None]).squeeze(-1)

@@ -1,0 +1,83 @@
+"""Scripted tic-tac-toe players behind the policy protocol: random, perfect, teacher.
+
+They read the board from the last user message (the same text a model sees), choose a cell
+with a bot from :mod:`textgym.envs.tictactoe.opponents`, and answer in a template such as
+``<move>{}</move>``. A conversation without a readable board gets an empty answer (an
+invalid move), never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from textgym.envs.tictactoe import rules
+from textgym.envs.tictactoe.opponents import (
+    MinimaxOpponent,
+    NoisyMinimaxOpponent,
+    Opponent,
+    RandomOpponent,
+)
+from textgym.policies.base import Completion, Conversation
+
+_MARK = re.compile(r"You play ([XO]);")
+_ROW = re.compile(r"^ (\S) \| (\S) \| (\S)$", re.MULTILINE)
+
+
+def read_board(observation: str) -> tuple[str, rules.Mark] | None:
+    """Recover (board, the player's mark) from a TextTicTacToe observation, or None."""
+    mark = _MARK.search(observation)
+    rows = _ROW.findall(observation)
+    if mark is None or len(rows) < 3:
+        return None
+    cells = [c if c in "XO" else rules.EMPTY for row in rows[-3:] for c in row]
+    return "".join(cells), mark.group(1)  # type: ignore[return-value]
+
+
+class ScriptedPolicy:
+    """A bot playing through the policy protocol (no tokens, no log-probs)."""
+
+    def __init__(self, bot: Opponent, template: str = "<move>{}</move>", seed: int = 0) -> None:
+        if "{}" not in template:
+            raise ValueError(f"template must contain '{{}}' for the cell, got {template!r}")
+        self.bot = bot
+        self.template = template
+        self.rng = np.random.default_rng(seed)
+
+    def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
+        """Answer each conversation's last user message with the bot's move."""
+        out = []
+        for conversation in conversations:
+            users = [m["content"] for m in conversation if m.get("role") == "user"]
+            state = read_board(users[-1]) if users else None
+            text = ""
+            if state is not None:
+                board, mark = state
+                if rules.legal_moves(board):
+                    first = mark if board.count("X") == board.count("O") else rules.other(mark)
+                    try:
+                        cell = self.bot.act(board, self.rng, first)
+                        text = self.template.format(cell + 1)
+                    except (KeyError, ValueError):
+                        text = ""
+            out.append(Completion(text=text, finish_reason="scripted"))
+        return out
+
+
+def random_policy(template: str = "<move>{}</move>", seed: int = 0) -> ScriptedPolicy:
+    """Plays a uniformly random legal move."""
+    return ScriptedPolicy(RandomOpponent(), template, seed)
+
+
+def perfect_policy(template: str = "<move>{}</move>", seed: int = 0) -> ScriptedPolicy:
+    """Plays a uniformly random optimal move (never loses)."""
+    return ScriptedPolicy(MinimaxOpponent(), template, seed)
+
+
+def teacher_policy(q: float, template: str = "<move>{}</move>", seed: int = 0) -> ScriptedPolicy:
+    """The imperfect teacher: an optimal move with probability ``q``, else a random one."""
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"teacher quality q must be in [0, 1], got {q!r}")
+    return ScriptedPolicy(NoisyMinimaxOpponent(1.0 - q), template, seed)

@@ -1,0 +1,142 @@
+"""Play many episodes of a text env with one policy, in lockstep batches.
+
+Each round gathers the conversation of every active env, makes **one** batched policy call,
+steps every env with its answer, and records finished episodes; a finished slot starts the
+next seed at once. Episodes keep, per turn, the conversation the policy saw, the exact
+completion (token ids and log-probs when the policy has them), the reward and its
+components.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+import textgym  # noqa: F401  (registers the envs)
+from textgym.policies.base import Completion, Conversation, Policy
+from textgym.wrappers.chat import ChatHistory
+
+_INFO_DROP = frozenset({"messages"})
+
+
+@dataclass
+class Turn:
+    """One answer of the policy and what the env made of it."""
+
+    messages: Conversation
+    completion: Completion
+    reward: float
+    reward_components: dict[str, float]
+    info: dict[str, Any]
+
+
+@dataclass
+class Episode:
+    """A finished episode."""
+
+    index: int
+    """Position of the episode in the requested seed list."""
+    seed: int
+    options: dict[str, Any] | None
+    turns: list[Turn] = field(default_factory=list)
+    terminated: bool = False
+    truncated: bool = False
+
+    @property
+    def total_reward(self) -> float:
+        """Sum of the rewards of all turns."""
+        return sum(t.reward for t in self.turns)
+
+    @property
+    def final_info(self) -> dict[str, Any]:
+        """The info of the last step."""
+        return self.turns[-1].info if self.turns else {}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable record of the episode."""
+        return asdict(self) | {"total_reward": self.total_reward}
+
+
+def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k not in _INFO_DROP}
+
+
+def rollout(
+    policy: Policy,
+    env_fn: Callable[[], gym.Env] | str,
+    seeds: Sequence[int],
+    *,
+    num_envs: int = 64,
+    options: Sequence[dict[str, Any] | None] | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
+    progress: bool = False,
+    max_turns: int = 64,
+) -> list[Episode]:
+    """Play one episode per seed and return them in seed order.
+
+    Args:
+        policy: answers batches of conversations.
+        env_fn: an env id or a function making a fresh env.
+        seeds: one episode per seed; the same seed gives the same game (see PerTurnSeeding).
+        num_envs: episodes played at once (one policy call per round for all of them).
+        options: per-episode ``reset`` options (e.g. ``{"random_move_prob": 0.3}``).
+        on_episode: called with each episode as soon as it finishes (e.g. to append JSONL).
+        progress: print a progress line to stderr.
+        max_turns: an episode still running after this many answers is truncated.
+    """
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    if options is not None and len(options) != len(seeds):
+        raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
+    make = (lambda: gym.make(env_fn)) if isinstance(env_fn, str) else env_fn
+    slots = [ChatHistory(make()) for _ in range(min(num_envs, len(seeds)))]
+    queue = list(range(len(seeds)))[::-1]
+    active: dict[int, Episode] = {}
+    finished: list[Episode] = []
+
+    def start(slot: int) -> None:
+        if not queue:
+            return
+        i = queue.pop()
+        opts = options[i] if options is not None else None
+        slots[slot].reset(seed=int(seeds[i]), options=opts)
+        active[slot] = Episode(index=i, seed=int(seeds[i]), options=opts)
+
+    for slot in range(len(slots)):
+        start(slot)
+    while active:
+        order = sorted(active)
+        prompts = [list(slots[s].messages) for s in order]
+        completions = policy.complete(prompts)
+        if len(completions) != len(order):
+            raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
+        for slot, prompt, completion in zip(order, prompts, completions, strict=True):
+            episode = active[slot]
+            _, reward, terminated, truncated, info = slots[slot].step(completion.text)
+            truncated = truncated or (not terminated and len(episode.turns) + 1 >= max_turns)
+            episode.turns.append(
+                Turn(
+                    prompt,
+                    completion,
+                    float(reward),
+                    dict(info.get("reward_components") or {}),
+                    _clean_info(info),
+                )
+            )
+            if terminated or truncated:
+                episode.terminated, episode.truncated = bool(terminated), bool(truncated)
+                finished.append(active.pop(slot))
+                if on_episode is not None:
+                    on_episode(episode)
+                start(slot)
+        if progress:
+            print(f"\rrollout: {len(finished)}/{len(seeds)} episodes", end="", file=sys.stderr)
+    if progress:
+        print(file=sys.stderr)
+    for env in slots:
+        env.close()
+    return sorted(finished, key=lambda e: e.index)
