@@ -1,0 +1,86 @@
+"""Rollout throughput with the tiny local model, next to raw ``model.generate``, in one run.
+
+For N concurrent envs (default 1, 16, 64, 256) it plays N games of TextTicTacToe-LLM-v0
+with ``HFPolicy`` (sampling, temperature 1) and reports games/s, generated tokens/s, and the
+share of wall time spent outside the policy call (env + wrappers + bookkeeping). It also
+times raw ``model.generate`` (sampling, same token budget, KV cache) on the first round's
+prompt batch next to ``HFPolicy`` on the same batch.
+
+Goals: games/s at N=64 >= 10x N=1; time outside generation <= 25 %. Usage:
+    python benchmarks/rollout_throughput.py [--sizes 1,16,64,256] [--max-new-tokens 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+
+import textgym  # noqa: F401
+from textgym.models import build_tiny_model
+from textgym.policies.hf import HFPolicy
+from textgym.rollout import rollout
+
+
+class TimedPolicy:
+    """Wraps a policy and accumulates the time spent inside ``complete``."""
+
+    def __init__(self, policy: HFPolicy) -> None:
+        self.policy = policy
+        self.seconds = 0.0
+        self.tokens = 0
+
+    def complete(self, conversations):
+        start = time.perf_counter()
+        out = self.policy.complete(conversations)
+        self.seconds += time.perf_counter() - start
+        self.tokens += sum(len(c.completion_ids) for c in out)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,16,64,256")
+    parser.add_argument("--max-new-tokens", type=int, default=8)
+    args = parser.parse_args()
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    path = build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0)
+    policy = HFPolicy(path, temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0,
+                      batch_size=1024)
+
+    print(f"{'N':>5} {'games/s':>9} {'tokens/s':>9} {'outside policy':>15} {'vs N=1':>8}")
+    base = None
+    first_prompts = None
+    for n in [int(x) for x in args.sizes.split(",")]:
+        timed = TimedPolicy(policy)
+        start = time.perf_counter()
+        episodes = rollout(timed, "TextTicTacToe-LLM-v0", list(range(n)), num_envs=n)
+        wall = time.perf_counter() - start
+        games = len(episodes) / wall
+        base = base or games
+        outside = (wall - timed.seconds) / wall
+        print(f"{n:>5} {games:>9.2f} {timed.tokens / wall:>9.0f} {outside:>14.1%} "
+              f"{games / base:>7.1f}x")
+        first_prompts = [e.turns[0].completion.prompt_ids for e in episodes]
+
+    # Raw model.generate on the last size's first-round prompts, next to HFPolicy.
+    tok = policy.tokenizer
+    batch = tok.pad({"input_ids": first_prompts}, return_tensors="pt", padding_side="left")
+    gen = policy.model.generate
+    start = time.perf_counter()
+    with torch.no_grad():
+        gen(**batch, do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
+            max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens,
+            pad_token_id=tok.pad_token_id)
+    raw = time.perf_counter() - start
+    start = time.perf_counter()
+    policy.generate_ids(first_prompts)
+    ours = time.perf_counter() - start
+    print(f"\nraw model.generate on {len(first_prompts)} prompts x {args.max_new_tokens} tokens:"
+          f" {raw:.3f}s; HFPolicy (with log-probs): {ours:.3f}s; ratio {ours / raw:.2f}")
+
+
+if __name__ == "__main__":
+    main()
