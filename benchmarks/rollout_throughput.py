@@ -47,8 +47,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     path = build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0)
-    policy = HFPolicy(path, temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0,
-                      batch_size=1024)
+    policy = HFPolicy(
+        path, temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0, batch_size=1024
+    )
 
     print(f"{'N':>5} {'games/s':>9} {'tokens/s':>9} {'outside policy':>15} {'vs N=1':>8}")
     base = None
@@ -61,8 +62,10 @@ def main() -> None:
         games = len(episodes) / wall
         base = base or games
         outside = (wall - timed.seconds) / wall
-        print(f"{n:>5} {games:>9.2f} {timed.tokens / wall:>9.0f} {outside:>14.1%} "
-              f"{games / base:>7.1f}x")
+        print(
+            f"{n:>5} {games:>9.2f} {timed.tokens / wall:>9.0f} {outside:>14.1%} "
+            f"{games / base:>7.1f}x"
+        )
         first_prompts = [e.turns[0].completion.prompt_ids for e in episodes]
 
     # Raw model.generate on the last size's first-round prompts, next to HFPolicy.
@@ -71,15 +74,24 @@ def main() -> None:
     gen = policy.model.generate
     start = time.perf_counter()
     with torch.no_grad():
-        gen(**batch, do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-            max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens,
-            pad_token_id=tok.pad_token_id)
+        gen(
+            **batch,
+            do_sample=True,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            max_new_tokens=args.max_new_tokens,
+            min_new_tokens=args.max_new_tokens,
+            pad_token_id=tok.pad_token_id,
+        )
     raw = time.perf_counter() - start
     start = time.perf_counter()
     policy.generate_ids(first_prompts)
     ours = time.perf_counter() - start
-    print(f"\nraw model.generate on {len(first_prompts)} prompts x {args.max_new_tokens} tokens:"
-          f" {raw:.3f}s; HFPolicy (with log-probs): {ours:.3f}s; ratio {ours / raw:.2f}")
+    print(
+        f"\nraw model.generate on {len(first_prompts)} prompts x {args.max_new_tokens} tokens:"
+        f" {raw:.3f}s; HFPolicy (with log-probs): {ours:.3f}s; ratio {ours / raw:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     players = [s.strip() for s in args.policy.split(",") if s.strip()]
     opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
     for spec in players:
-        if not spec.startswith("hf:"):
+        if not spec.startswith(("hf:", "openai:")):
             parse_player(spec)
     for spec in opponents:
         parse_opponent(spec)
@@ -74,6 +74,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 temperature=args.temperature,
                 max_new_tokens=args.max_new_tokens,
                 progress=args.progress,
+                base_url=args.base_url,
             )
             rows.append(summary.row())
     print(format_table(rows))
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
+    p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
     return parser
@@ -131,9 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``textgym`` console script."""
     args = build_parser().parse_args(argv)
+    from textgym.policies.openai_policy import PolicyError
+
     try:
         return int(args.func(args))
-    except ValueError as exc:
+    except (ValueError, PolicyError) as exc:
         print(f"textgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -76,8 +76,20 @@ def make_policy(
     seed: int = 0,
     temperature: float = 0.0,
     max_new_tokens: int = 32,
+    base_url: str | None = None,
 ) -> Policy:
-    """A policy from its name: ``minimax``, ``random``, ``teacher:Q`` or ``hf:PATH``."""
+    """A policy from its name: ``minimax``, ``random``, ``teacher:Q``, ``hf:PATH`` or
+    ``openai:MODEL`` (served at ``base_url``)."""
+    if spec.startswith("openai:"):
+        from textgym.policies.openai_policy import OpenAIPolicy
+
+        return OpenAIPolicy(
+            spec[7:],
+            base_url=base_url,
+            temperature=temperature,
+            max_tokens=max_new_tokens,
+            seed=seed,
+        )
     if spec.startswith("hf:"):
         from textgym.policies.hf import HFPolicy
 
@@ -191,6 +203,7 @@ def evaluate(
     max_new_tokens: int = 32,
     policy_obj: Policy | None = None,
     progress: bool = False,
+    base_url: str | None = None,
 ) -> Summary:
     """Play ``episodes`` games of ``env_id`` against ``opponent`` and summarize them.
 
@@ -205,7 +218,9 @@ def evaluate(
         raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
     p = parse_opponent(opponent)
     if policy_obj is None:
-        policy_obj = make_policy(policy, answer_template(env_id), seed, temperature, max_new_tokens)
+        policy_obj = make_policy(
+            policy, answer_template(env_id), seed, temperature, max_new_tokens, base_url
+        )
     summary = Summary(policy, opponent)
     done: set[int] = set()
     if out is not None and resume:

@@ -1,0 +1,215 @@
+"""OpenAIPolicy against a real ``transformers serve`` and against faulty loopback servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("openai")
+
+from textgym.evaluation import evaluate, read_records
+from textgym.policies.openai_policy import OpenAIPolicy, PolicyError
+from textgym.rollout import rollout
+
+CONV = [[{"role": "user", "content": "Your move"}]]
+
+
+def reply(content: str = "<move>5</move>") -> bytes:
+    return json.dumps(
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+        }
+    ).encode()
+
+
+class FaultServer:
+    """A loopback server whose answer to the n-th request is chosen by ``script(n)``."""
+
+    def __init__(self, script) -> None:
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests += 1
+                status, body, delay = script(server.requests)
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+ERROR = json.dumps({"error": {"message": "nope", "type": "x"}}).encode()
+
+
+def policy(url: str, **kw) -> OpenAIPolicy:
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 2.0)
+    return OpenAIPolicy("m", base_url=url, api_key="test", **kw)
+
+
+def test_retries_429_then_succeeds() -> None:
+    server = FaultServer(lambda n: (429, ERROR, 0) if n <= 2 else (200, reply(), 0))
+    try:
+        p = policy(server.url, max_retries=3)
+        assert p.complete(CONV)[0].text == "<move>5</move>"
+        assert server.requests == 3 and p.attempts == 3
+    finally:
+        server.close()
+
+
+def test_persistent_500_gives_one_clear_error_after_retries() -> None:
+    server = FaultServer(lambda n: (500, ERROR, 0))
+    try:
+        p = policy(server.url, max_retries=2)
+        with pytest.raises(PolicyError, match=r"failed after 3 attempts: InternalServerError"):
+            p.complete(CONV)
+        assert server.requests == 3
+    finally:
+        server.close()
+
+
+def test_hanging_server_times_out_and_retries() -> None:
+    server = FaultServer(
+        lambda n: (200, reply(), 3.0) if n == 1 else (200, reply("<move>2</move>"), 0)
+    )
+    try:
+        p = policy(server.url, timeout=0.5, max_retries=1)
+        start = time.monotonic()
+        assert p.complete(CONV)[0].text == "<move>2</move>"
+        assert time.monotonic() - start < 2.5
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("status", "needle"), [(401, "API key"), (404, "does not know model")])
+def test_non_retryable_errors_are_not_retried(status: int, needle: str) -> None:
+    server = FaultServer(lambda n: (status, ERROR, 0))
+    try:
+        with pytest.raises(PolicyError, match=needle):
+            policy(server.url, max_retries=3).complete(CONV)
+        assert server.requests == 1
+    finally:
+        server.close()
+
+
+def test_server_dying_mid_evaluation_keeps_finished_episodes(tmp_path) -> None:
+    server = FaultServer(lambda n: (200, reply(), 0) if n <= 40 else (503, ERROR, 0))
+    out = tmp_path / "r.jsonl"
+    try:
+        with pytest.raises(PolicyError):
+            evaluate(
+                "openai:m",
+                "random",
+                episodes=50,
+                out=out,
+                num_envs=4,
+                policy_obj=policy(server.url, max_retries=1),
+            )
+    finally:
+        server.close()
+    kept = read_records(out)
+    assert 0 < len(kept) < 50
+    assert len({r["index"] for r in kept}) == len(kept)
+
+
+def test_bad_arguments() -> None:
+    for kwargs in ({"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}, {"max_tokens": 0}):
+        with pytest.raises(ValueError):
+            OpenAIPolicy("m", **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_model(tmp_path_factory):
+    """``transformers serve`` of the tiny model on 127.0.0.1, stopped after the module."""
+    pytest.importorskip("fastapi")
+    from textgym.models import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("served") / "tiny", seed=0)
+    exe = shutil.which("transformers") or os.path.join(
+        os.path.dirname(sys.executable), "transformers"
+    )
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [exe, "serve", str(path), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                pytest.fail("transformers serve exited during start-up")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("transformers serve did not become healthy")
+        yield url + "/v1", str(path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_plays_against_a_real_transformers_serve(served_model) -> None:
+    url, model = served_model
+    p = OpenAIPolicy(model, base_url=url, api_key="unused", max_tokens=8, concurrency=4)
+    episodes = rollout(p, "TextTicTacToe-LLM-v0", [0, 1, 2, 3], num_envs=4)
+    assert len(episodes) == 4
+    for e in episodes:
+        assert e.terminated or e.truncated
+        assert all(isinstance(t.completion.text, str) for t in e.turns)
+        assert e.final_info["result"] in ("win", "draw", "loss")
