@@ -88,3 +88,42 @@ def test_play_exits_cleanly_on_eof(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_console_script_is_installed() -> None:
     out = subprocess.run(["textgym", "envs"], capture_output=True, text=True, check=True)
     assert "TextTicTacToe-v0" in out.stdout
+
+
+def test_eval_writes_a_bar_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "chart.png"
+    assert (
+        main(
+            [
+                "eval",
+                "--policy",
+                "minimax,random",
+                "--opponent",
+                "optimal",
+                "--episodes",
+                "10",
+                "--plot",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        main(
+            [
+                "eval",
+                "--policy",
+                "random",
+                "--opponent",
+                "optimal,random",
+                "--episodes",
+                "5",
+                "--plot",
+                str(tmp_path / "c.png"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "c-optimal.png").exists() and (tmp_path / "c-random.png").exists()

@@ -61,6 +61,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         parse_opponent(spec)
     rows = []
     for opponent in opponents:
+        summaries = []
         for player in players:
             summary = evaluate(
                 player,
@@ -77,6 +78,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 base_url=args.base_url,
             )
             rows.append(summary.row())
+            summaries.append(summary)
+        if args.plot:
+            from textgym.plots import plot_results
+
+            path = args.plot if len(opponents) == 1 else _suffixed(args.plot, opponent)
+            print(f"wrote {plot_results(summaries, path)}", file=sys.stderr)
     print(format_table(rows))
     if 1.0 in {parse_opponent(o) for o in opponents}:
         first = best_response_to_random("first").outcomes
@@ -87,6 +94,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
         )
     return 0
+
+
+def _suffixed(path: str, opponent: str) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}-{opponent}.{ext}" if dot else f"{path}-{opponent}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    p_eval.add_argument("--plot", default=None, help="write a W/D/L bar chart PNG here")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
     return parser

@@ -1,0 +1,53 @@
+"""Charts of evaluation results (needs the ``plot`` extra: matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textgym.evaluation import Summary
+
+COLORS = {"loss": "#d62728", "draw": "#7f7f7f", "win": "#2ca02c"}
+
+
+def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = "") -> Path:
+    """Stacked horizontal bars of losses, draws and wins (%) per policy; saves a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("plots need matplotlib: pip install 'textgym[plot]'") from None
+    if not summaries:
+        raise ValueError("nothing to plot: no results")
+    labels = [s.player for s in summaries]
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(summaries) + 1.8))
+    left = [0.0] * len(summaries)
+    for result in ("loss", "draw", "win"):
+        values = [s.rate(result) for s in summaries]
+        bars = ax.barh(labels, values, left=left, color=COLORS[result], label=result)
+        for bar, v in zip(bars, values, strict=True):
+            if v >= 8:
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bar.get_y() + bar.get_height() / 2,
+                    f"{v:.0f}",
+                    ha="center",
+                    va="center",
+                    color="white",
+                    fontsize=9,
+                )
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of games")
+    ax.invert_yaxis()
+    ax.set_title(title or f"vs {summaries[0].opponent} opponent")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3, fontsize=8, frameon=False)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
