@@ -70,3 +70,34 @@ def test_missing_model_is_one_clear_error(tmp_path) -> None:
         HFPolicy(tmp_path / "nope")
     with pytest.raises(ValueError, match="cannot load"):
         HFPolicy(tmp_path)
+
+
+def test_shared_prefix_cache_changes_nothing_but_speed(tiny_model_path) -> None:
+    convs = [
+        [
+            {"role": "system", "content": "A long shared system prompt. " * 4},
+            {"role": "user", "content": f"Board {i}" + "." * i},
+        ]
+        for i in range(8)
+    ]
+    shared = HFPolicy(tiny_model_path, temperature=0.0, max_new_tokens=12, min_shared_prefix=16)
+    plain = HFPolicy(tiny_model_path, temperature=0.0, max_new_tokens=12, min_shared_prefix=0)
+    assert shared._shared_prefix([shared.encode(c) for c in convs])[0] >= 16
+    a, b = shared.complete(convs), plain.complete(convs)
+    assert [x.completion_ids for x in a] == [x.completion_ids for x in b]
+    for x, y in zip(a, b, strict=True):
+        assert max(abs(p - q) for p, q in zip(x.logprobs, y.logprobs, strict=True)) < 1e-4
+
+
+def test_models_with_convolution_state_fall_back_to_plain_prefill(tmp_path) -> None:
+    from textgym.models import build_tiny_model
+
+    path = build_tiny_model(tmp_path / "lfm2", architecture="lfm2")
+    policy = HFPolicy(path, temperature=0.0, max_new_tokens=6, min_shared_prefix=8)
+    convs = [
+        [{"role": "system", "content": "Shared rules here."}, {"role": "user", "content": "x" * i}]
+        for i in range(1, 4)
+    ]
+    batched = [c.completion_ids for c in policy.complete(convs)]
+    assert policy.min_shared_prefix == 0
+    assert batched == [policy.complete([c])[0].completion_ids for c in convs]

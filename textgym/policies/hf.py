@@ -63,6 +63,8 @@ class HFPolicy:
         batch_size: most conversations per forward batch.
         seed: seeds the sampling generator.
         device: where the model runs.
+        min_shared_prefix: encode a common prompt prefix of at least this many tokens once
+            per batch and share its KV cache (0 = off).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class HFPolicy:
         batch_size: int = 64,
         seed: int = 0,
         device: str | None = None,
+        min_shared_prefix: int = 32,
     ) -> None:
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)) or (
             temperature < 0
@@ -99,6 +102,7 @@ class HFPolicy:
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.eos_ids = self._eos_ids()
+        self.min_shared_prefix = int(min_shared_prefix)
         # transformers 5.x renamed ``past_key_values`` to ``cache``; accept both.
         params = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -138,20 +142,28 @@ class HFPolicy:
         if any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
         device, pad = self.device, self.pad_id
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long, device=device)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long, device=device)
-        for row, ids in enumerate(prompts):
+        n = len(prompts)
+        shared, prefix_cache = self._shared_prefix(prompts)
+        suffixes = [p[shared:] for p in prompts]
+        width = max(len(s) for s in suffixes)
+        input_ids = torch.full((n, width), pad, dtype=torch.long, device=device)
+        attention = torch.zeros((n, shared + width), dtype=torch.long, device=device)
+        attention[:, :shared] = 1
+        for row, ids in enumerate(suffixes):
             input_ids[row, width - len(ids) :] = torch.tensor(ids, device=device)
-            attention[row, width - len(ids) :] = 1
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+            attention[row, shared + width - len(ids) :] = 1
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, shared:]
 
+        extra = {self._cache_arg: prefix_cache} if prefix_cache is not None else {}
         out = self.model(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=True,
+            **extra,
         )
         cache = _cache_of(out)
         logits = out.logits[:, -1, :].float()
-        n = len(prompts)
         done = torch.zeros(n, dtype=torch.bool, device=device)
         sampled: list[list[int]] = [[] for _ in range(n)]
         logps: list[list[float]] = [[] for _ in range(n)]
@@ -193,6 +205,38 @@ class HFPolicy:
                 )
             )
         return results
+
+    def _shared_prefix(self, prompts: list[list[int]]) -> tuple[int, Any]:
+        """Length and KV cache of the prompts' common prefix, computed once for the batch.
+
+        Chat prompts share a long system prompt; encoding it once and repeating its cache
+        across the batch saves most of the prefill. Used for batches of 2 or more when the
+        prefix has at least ``min_shared_prefix`` tokens and the model's cache is a plain
+        key/value cache; otherwise ``(0, None)``.
+        """
+        if len(prompts) < 2 or self.min_shared_prefix <= 0:
+            return 0, None
+        first = prompts[0]
+        shared = min(len(p) for p in prompts) - 1  # every row keeps >= 1 token to prefill
+        for p in prompts[1:]:
+            k = 0
+            limit = min(shared, len(p))
+            while k < limit and p[k] == first[k]:
+                k += 1
+            shared = k
+            if shared < self.min_shared_prefix:
+                return 0, None
+        ids = torch.tensor([first[:shared]], device=self.device)
+        out = self.model(input_ids=ids, use_cache=True)
+        cache = _cache_of(out)
+        from transformers.cache_utils import DynamicLayer
+
+        layers = getattr(cache, "layers", None)
+        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+            self.min_shared_prefix = 0  # e.g. convolution state (LFM2): do not share
+            return 0, None
+        cache.batch_repeat_interleave(len(prompts))
+        return shared, cache
 
     def _sample(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pick one token per row; return it and its log-prob under the sampling distribution."""
