@@ -7,7 +7,7 @@ times raw ``model.generate`` (sampling, same token budget, KV cache) on the firs
 prompt batch next to ``HFPolicy`` on the same batch.
 
 Goals: games/s at N=64 >= 10x N=1; time outside generation <= 25 %. Usage:
-    python benchmarks/rollout_throughput.py [--sizes 1,16,64,256] [--max-new-tokens 8]
+    python benchmarks/rollout_throughput.py [--sizes 1,16,64,256] [--history last|full]
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,16,64,256")
     parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument(
+        "--history",
+        choices=["full", "last"],
+        default="last",
+        help="what the model sees each turn (see textgym.rollout.rollout)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     path = build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0)
@@ -57,7 +63,9 @@ def main() -> None:
     for n in [int(x) for x in args.sizes.split(",")]:
         timed = TimedPolicy(policy)
         start = time.perf_counter()
-        episodes = rollout(timed, "TextTicTacToe-LLM-v0", list(range(n)), num_envs=n)
+        episodes = rollout(
+            timed, "TextTicTacToe-LLM-v0", list(range(n)), num_envs=n, history=args.history
+        )
         wall = time.perf_counter() - start
         games = len(episodes) / wall
         base = base or games

@@ -61,3 +61,13 @@ def test_bad_arguments() -> None:
         rollout(CountingPolicy(), "TextTicTacToe-LLM-v0", [1], num_envs=0)
     with pytest.raises(ValueError, match="options"):
         rollout(CountingPolicy(), "TextTicTacToe-LLM-v0", [1, 2], options=[None])
+
+
+def test_last_history_shows_only_system_and_latest_observation() -> None:
+    policy = CountingPolicy()
+    episodes = rollout(policy, "TextTicTacToe-LLM-v0", [0, 1], num_envs=2, history="last")
+    for e in episodes:
+        for t in e.turns:
+            assert [m["role"] for m in t.messages] == ["system", "user"]
+    with pytest.raises(ValueError, match="history"):
+        rollout(policy, "TextTicTacToe-LLM-v0", [0], history="some")  # type: ignore[arg-type]

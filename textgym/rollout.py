@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 
@@ -65,6 +65,12 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
+def _view(messages: Conversation, history: str) -> Conversation:
+    if history == "full":
+        return list(messages)
+    return [m for m in messages if m["role"] == "system"] + [messages[-1]]
+
+
 def rollout(
     policy: Policy,
     env_fn: Callable[[], gym.Env] | str,
@@ -75,6 +81,7 @@ def rollout(
     on_episode: Callable[[Episode], None] | None = None,
     progress: bool = False,
     max_turns: int = 64,
+    history: Literal["full", "last"] = "full",
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
@@ -87,7 +94,13 @@ def rollout(
         on_episode: called with each episode as soon as it finishes (e.g. to append JSONL).
         progress: print a progress line to stderr.
         max_turns: an episode still running after this many answers is truncated.
+        history: what the policy sees each turn: the ``"full"`` conversation so far, or
+            only the system prompt and the ``"last"`` observation (enough for Markov games
+            such as tic-tac-toe, whose observation shows the whole board; prompts then stay
+            short instead of growing every turn).
     """
+    if history not in ("full", "last"):
+        raise ValueError(f"history must be 'full' or 'last', got {history!r}")
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
@@ -110,7 +123,7 @@ def rollout(
         start(slot)
     while active:
         order = sorted(active)
-        prompts = [list(slots[s].messages) for s in order]
+        prompts = [_view(slots[s].messages, history) for s in order]
         completions = policy.complete(prompts)
         if len(completions) != len(order):
             raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
