@@ -76,6 +76,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 max_new_tokens=args.max_new_tokens,
                 progress=args.progress,
                 base_url=args.base_url,
+                history=args.history,
             )
             rows.append(summary.row())
             summaries.append(summary)
@@ -137,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    p_eval.add_argument(
+        "--history",
+        choices=["full", "last"],
+        default="full",
+        help="what the policy sees: the whole conversation or the latest observation",
+    )
     p_eval.add_argument("--plot", default=None, help="write a W/D/L bar chart PNG here")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
@@ -150,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except (ValueError, PolicyError) as exc:
         print(f"textgym {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -204,6 +204,7 @@ def evaluate(
     policy_obj: Policy | None = None,
     progress: bool = False,
     base_url: str | None = None,
+    history: Literal["full", "last"] = "full",
 ) -> Summary:
     """Play ``episodes`` games of ``env_id`` against ``opponent`` and summarize them.
 
@@ -251,6 +252,7 @@ def evaluate(
             num_envs=num_envs,
             on_episode=save,
             progress=progress,
+            history=history,
         )
     finally:
         if fh is not None:
