@@ -59,6 +59,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             parse_player(spec)
     for spec in opponents:
         parse_opponent(spec)
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ValueError("--plot needs matplotlib: pip install 'textgym[plot]'")
     rows = []
     for opponent in opponents:
         summaries = []

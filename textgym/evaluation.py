@@ -91,7 +91,12 @@ def make_policy(
             seed=seed,
         )
     if spec.startswith("hf:"):
-        from textgym.policies.hf import HFPolicy
+        try:
+            from textgym.policies.hf import HFPolicy
+        except ImportError:
+            raise ValueError(
+                "hf: policies need torch and transformers: pip install 'textgym[hf]'"
+            ) from None
 
         return HFPolicy(spec[3:], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     return ScriptedPolicy(parse_player(spec), template=template, seed=seed)
