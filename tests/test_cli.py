@@ -127,3 +127,18 @@ def test_eval_writes_a_bar_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -
         == 0
     )
     assert (tmp_path / "c-optimal.png").exists() and (tmp_path / "c-random.png").exists()
+
+
+def test_resume_without_out_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+
+
+def test_ctrl_c_points_to_resume(tmp_path, monkeypatch, capsys) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("textgym.cli.evaluate", interrupted)
+    out = tmp_path / "r.jsonl"
+    assert main(["eval", "--out", str(out)]) == 130
+    assert "rerun with --resume" in capsys.readouterr().err

@@ -59,6 +59,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             parse_player(spec)
     for spec in opponents:
         parse_opponent(spec)
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out (the JSONL file to resume)")
     if args.plot:
         import importlib.util
 
@@ -162,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None)
+        saved = f"; finished episodes are in {out}, rerun with --resume" if out else ""
+        print(f"\ntextgym {args.command}: interrupted{saved}", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
