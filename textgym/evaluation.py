@@ -26,7 +26,7 @@ from textgym.policies.base import Policy
 from textgym.policies.scripted import ScriptedPolicy
 from textgym.rollout import Episode, rollout
 
-SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q", "hf:PATH")
+SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q", "hf:PATH", "openai:MODEL")
 OPPONENTS = ("optimal", "random", "P (random-move probability in [0, 1])")
 
 
