@@ -1,7 +1,8 @@
 """Rollout throughput with the tiny local model, next to raw ``model.generate``, in one run.
 
-For N concurrent envs (default 1, 16, 64, 256) it plays N games of TextTicTacToe-LLM-v0
-with ``HFPolicy`` (sampling, temperature 1) and reports games/s, generated tokens/s, and the
+For N concurrent envs (default 1, 16, 64, 256) it plays max(4N, 64) games of
+TextTicTacToe-LLM-v0 with ``HFPolicy`` (sampling, temperature 1; a finished slot starts the
+next game at once, so the batch stays full) and reports games/s, generated tokens/s, and the
 share of wall time spent outside the policy call (env + wrappers + bookkeeping). It also
 times raw ``model.generate`` (sampling, same token budget, KV cache) on the first round's
 prompt batch next to ``HFPolicy`` on the same batch.
@@ -44,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,16,64,256")
     parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--min-games", type=int, default=64, help="games per size, at least")
     parser.add_argument(
         "--history",
         choices=["full", "last"],
@@ -63,8 +65,13 @@ def main() -> None:
     for n in [int(x) for x in args.sizes.split(",")]:
         timed = TimedPolicy(policy)
         start = time.perf_counter()
+        games_to_play = max(4 * n, args.min_games)
         episodes = rollout(
-            timed, "TextTicTacToe-LLM-v0", list(range(n)), num_envs=n, history=args.history
+            timed,
+            "TextTicTacToe-LLM-v0",
+            list(range(games_to_play)),
+            num_envs=n,
+            history=args.history,
         )
         wall = time.perf_counter() - start
         games = len(episodes) / wall
@@ -74,7 +81,7 @@ def main() -> None:
             f"{n:>5} {games:>9.2f} {timed.tokens / wall:>9.0f} {outside:>14.1%} "
             f"{games / base:>7.1f}x"
         )
-        first_prompts = [e.turns[0].completion.prompt_ids for e in episodes]
+        first_prompts = [e.turns[0].completion.prompt_ids for e in episodes[:n]]
 
     # Raw model.generate on the last size's first-round prompts, next to HFPolicy.
     tok = policy.tokenizer
