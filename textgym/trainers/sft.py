@@ -1,0 +1,129 @@
+"""SFT warm-up: imitate a teacher's games that it did not lose, on the assistant tokens only.
+
+The teacher is any policy (the scripted imperfect teacher by default, an API model through
+``OpenAIPolicy``). Its answers are text, so they are tokenized here, once: the prompt is
+the chat template of exactly the conversation the teacher saw, the target is the answer
+followed by EOS. Lost games are dropped (the teacher's mistakes are not worth copying).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from textgym.policies.base import Policy
+from textgym.rollout import Episode, rollout
+from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
+
+
+def teacher_games(
+    teacher: Policy,
+    env_fn: Callable[[], Any] | str,
+    seeds: Sequence[int],
+    *,
+    options: Sequence[dict[str, Any] | None] | None = None,
+    history: str = "last",
+    num_envs: int = 64,
+) -> tuple[list[Episode], list[Episode]]:
+    """Play the teacher; return (kept games: won or drawn, all games)."""
+    games = rollout(teacher, env_fn, seeds, num_envs=num_envs, options=options, history=history)  # type: ignore[arg-type]
+    kept = [g for g in games if g.final_info.get("result") in ("win", "draw")]
+    return kept, games
+
+
+def sft_tokens(episodes: Sequence[Episode], tokenizer: Any) -> list[TurnTokens]:
+    """Every turn of every episode as (prompt -> answer + EOS), loss on the answer only."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the tokenizer has no EOS token to end answers with")
+    out = []
+    for e in episodes:
+        for turn in e.turns:
+            prompt = tokenizer.apply_chat_template(
+                turn.messages, add_generation_prompt=True, tokenize=True
+            )
+            if hasattr(prompt, "keys"):
+                prompt = prompt["input_ids"]
+            answer = tokenizer(turn.completion.text, add_special_tokens=False)["input_ids"]
+            answer = [*answer, eos]
+            out.append(
+                TurnTokens(
+                    input_ids=[*prompt, *answer],
+                    loss_mask=[0] * len(prompt) + [1] * len(answer),
+                    old_logprobs=[0.0] * (len(prompt) + len(answer)),
+                    advantage=1.0,
+                )
+            )
+    return out
+
+
+@dataclass
+class SFTConfig:
+    """Settings of the SFT warm-up."""
+
+    epochs: int = 2
+    """Passes over the teacher's turns."""
+    batch_size: int = 32
+    """Turns per optimizer step."""
+    lr: float = 3e-3
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Gradient norm clip."""
+    seed: int = 0
+    """Shuffling seed."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+            )
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+
+
+def sft_train(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    turns: Sequence[TurnTokens],
+    config: SFTConfig | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Train ``model`` to maximise the log-likelihood of the answer tokens; return losses.
+
+    The loss of a step is the mean negative log-likelihood over the answer tokens of its
+    batch (prompt and padding excluded).
+    """
+    config = config or SFTConfig()
+    if not turns:
+        raise ValueError("no SFT examples: the teacher lost every game, or none were played")
+    device = next(model.parameters()).device
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    losses: list[float] = []
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(turns), generator=gen).tolist()
+        for start in range(0, len(order), config.batch_size):
+            batch = collate(
+                [turns[i] for i in order[start : start + config.batch_size]], pad, device
+            )
+            logp = token_logprobs(model, batch)  # (B, T-1)
+            loss = -(logp * batch.loss_mask).sum() / batch.loss_mask.sum().clamp(min=1)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"SFT loss became {loss.item()} at step {len(losses)}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            losses.append(float(loss.detach()))
+            if on_step is not None:
+                on_step(len(losses), losses[-1])
+    model.eval()
+    return losses
