@@ -51,3 +51,45 @@ def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = ""
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+TRAINING_PANELS = (
+    ("reward/total", "total reward"),
+    ("reward/format", "format reward"),
+    ("reward/outcome", "outcome reward"),
+    ("reward/invalid", "invalid-move penalty"),
+)
+
+
+def plot_training(metrics_path: str | Path, path: str | Path) -> Path:
+    """The four curves people watch (total, format, outcome reward; invalid penalty) vs step."""
+    import json
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("plots need matplotlib: pip install 'textgym[plot]'") from None
+    records = []
+    for line in Path(metrics_path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if not records:
+        raise ValueError(f"no metrics in {metrics_path}")
+    steps = [r["step"] for r in records]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
+    for ax, (key, title) in zip(axes.flat, TRAINING_PANELS, strict=True):
+        ax.plot(steps, [r.get(key, float("nan")) for r in records], color="#1f77b4")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -75,6 +75,7 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
     assert any(
         not torch.equal(pa, p0) for pa, p0 in zip(a.parameters(), start.parameters(), strict=True)
     )
+    assert (straight / "training.png").read_bytes()[:4] == b"\x89PNG"
     shutil.rmtree(straight)
 
 

@@ -7,7 +7,8 @@ Read top to bottom: :class:`RLConfig` holds every setting; :func:`train_rl` runs
 2. roll out all games with the current model (``HFPolicy``, exact ids and log-probs);
 3. advantage = episode reward minus its group's mean;
 4. one CISPO optimizer step over every model turn (:func:`~textgym.trainers.step.cispo_step`);
-5. log metrics to ``metrics.jsonl``; checkpoint every ``checkpoint_every`` steps.
+5. log metrics to ``metrics.jsonl``; checkpoint every ``checkpoint_every`` steps; at the
+   end, plot the four reward curves to ``training.png`` (when matplotlib is installed).
 
 Every step's randomness derives from ``(seed, step)``, and checkpoints hold the model and
 tokenizer (``save_pretrained``), the optimizer state and the step, so ``resume=True``
@@ -242,7 +243,17 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
         if step > start_step and history and history[-1]["step"] == step:
             save_checkpoint(config, model, tokenizer, optimizer, step)
         raise
+    _plot(metrics_path, out / "training.png")
     return history
+
+
+def _plot(metrics_path: Path, png: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is not None and metrics_path.exists():
+        from textgym.plots import plot_training
+
+        plot_training(metrics_path, png)
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
