@@ -9,11 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from textgym.evaluation import Summary
 
-COLORS = {"loss": "#d62728", "draw": "#7f7f7f", "win": "#2ca02c"}
 
-
-def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = "") -> Path:
-    """Stacked horizontal bars of losses, draws and wins (%) per policy; saves a PNG."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -21,6 +18,15 @@ def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = ""
         import matplotlib.pyplot as plt
     except ImportError:
         raise ValueError("plots need matplotlib: pip install 'textgym[plot]'") from None
+    return plt
+
+
+COLORS = {"loss": "#d62728", "draw": "#7f7f7f", "win": "#2ca02c"}
+
+
+def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = "") -> Path:
+    """Stacked horizontal bars of losses, draws and wins (%) per policy; saves a PNG."""
+    plt = _pyplot()
     if not summaries:
         raise ValueError("nothing to plot: no results")
     labels = [s.player for s in summaries]
@@ -65,13 +71,7 @@ def plot_training(metrics_path: str | Path, path: str | Path) -> Path:
     """The four curves people watch (total, format, outcome reward; invalid penalty) vs step."""
     import json
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ValueError("plots need matplotlib: pip install 'textgym[plot]'") from None
+    plt = _pyplot()
     records = []
     for line in Path(metrics_path).read_text().splitlines():
         try:

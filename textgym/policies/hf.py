@@ -46,6 +46,14 @@ def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
     return model.to(device).eval(), tokenizer
 
 
+def encode_chat(tokenizer: Any, conversation: Conversation) -> list[int]:
+    """Token ids of ``conversation`` rendered by the chat template, assistant turn opened."""
+    ids = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # a BatchEncoding in recent transformers
+        ids = ids["input_ids"]
+    return list(ids)
+
+
 def _cache_of(out: Any) -> Any:
     cache = getattr(out, "cache", None)
     return cache if cache is not None else getattr(out, "past_key_values", None)
@@ -119,12 +127,7 @@ class HFPolicy:
 
     def encode(self, conversation: Conversation) -> list[int]:
         """The prompt ids of a conversation, with the assistant turn opened."""
-        ids = self.tokenizer.apply_chat_template(
-            conversation, add_generation_prompt=True, tokenize=True
-        )
-        if hasattr(ids, "keys"):  # a BatchEncoding in recent transformers
-            ids = ids["input_ids"]
-        return list(ids)
+        return encode_chat(self.tokenizer, conversation)
 
     def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
         """Sample one answer per conversation, in batches of ``batch_size``."""

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from textgym.policies.base import Policy
+from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 
@@ -43,11 +44,7 @@ def sft_tokens(episodes: Sequence[Episode], tokenizer: Any) -> list[TurnTokens]:
     out = []
     for e in episodes:
         for turn in e.turns:
-            prompt = tokenizer.apply_chat_template(
-                turn.messages, add_generation_prompt=True, tokenize=True
-            )
-            if hasattr(prompt, "keys"):
-                prompt = prompt["input_ids"]
+            prompt = encode_chat(tokenizer, turn.messages)
             answer = tokenizer(turn.completion.text, add_special_tokens=False)["input_ids"]
             answer = [*answer, eos]
             out.append(
