@@ -16,14 +16,13 @@ import gymnasium as gym
 import numpy as np
 
 import textgym  # noqa: F401  (registers the envs)
-from textgym.envs.tictactoe.opponents import (
-    MinimaxOpponent,
-    NoisyMinimaxOpponent,
-    Opponent,
-    RandomOpponent,
-)
 from textgym.policies.base import Policy
-from textgym.policies.scripted import ScriptedPolicy
+from textgym.policies.scripted import (
+    ScriptedPolicy,
+    perfect_policy,
+    random_policy,
+    teacher_policy,
+)
 from textgym.rollout import Episode, rollout
 
 SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q", "hf:PATH", "openai:MODEL")
@@ -35,15 +34,15 @@ def episode_seeds(seed: int, n: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)]
 
 
-def parse_player(spec: str) -> Opponent:
+def parse_player(spec: str, template: str = "<move>{}</move>", seed: int = 0) -> ScriptedPolicy:
     """A scripted player from its name: ``minimax``, ``random`` or ``teacher:Q``.
 
     ``teacher:Q`` plays an optimal move with probability Q and a random one otherwise.
     """
     if spec == "minimax":
-        return MinimaxOpponent()
+        return perfect_policy(template, seed)
     if spec == "random":
-        return RandomOpponent()
+        return random_policy(template, seed)
     if spec.startswith("teacher:"):
         try:
             q = float(spec.split(":", 1)[1])
@@ -51,7 +50,7 @@ def parse_player(spec: str) -> Opponent:
             q = float("nan")
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"teacher:Q needs Q in [0, 1], got {spec!r}")
-        return NoisyMinimaxOpponent(1.0 - q)
+        return teacher_policy(q, template, seed)
     raise ValueError(f"unknown player {spec!r}; choose one of: {', '.join(SCRIPTED_PLAYERS)}")
 
 
@@ -99,7 +98,7 @@ def make_policy(
             ) from None
 
         return HFPolicy(spec[3:], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    return ScriptedPolicy(parse_player(spec), template=template, seed=seed)
+    return parse_player(spec, template, seed)
 
 
 def answer_template(env_id: str) -> str:
