@@ -1,4 +1,5 @@
-"""``textgym`` command line: ``envs``, ``play`` and ``eval``. Thin: it calls the library."""
+"""``textgym`` command line: ``envs``, ``play``, ``eval``, ``pipeline`` and ``train``. Thin: it
+calls the library."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from textgym.evaluation import (
     parse_opponent,
     parse_player,
 )
+from textgym.pipeline import ENV_ID
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -104,6 +106,84 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from textgym.pipeline import preset_config, run_pipeline
+
+    config = preset_config(
+        args.preset,
+        out_dir=args.out,
+        model=args.model,
+        teacher=args.teacher,
+        base_url=args.base_url,
+        seed=args.seed,
+        rl1_steps=args.rl1_steps,
+        rl2_steps=args.rl2_steps,
+        games_per_batch=args.games_per_batch,
+    )
+    report = run_pipeline(config, progress=not args.quiet)
+    print(report.table())
+    print(f"\nreport: {report.out_dir / 'report.md'}")
+    return 0
+
+
+def _cmd_train_sft(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from textgym.evaluation import make_policy
+    from textgym.pipeline import COMPACT_SYSTEM_PROMPT
+    from textgym.policies.hf import load_model
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+
+    config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    if args.games < 1:
+        raise ValueError(f"--games must be >= 1, got {args.games}")
+    model, tok = load_model(args.model)
+    teacher = make_policy(args.teacher, seed=args.seed, base_url=args.base_url)
+    prompt = None if args.env_prompt else COMPACT_SYSTEM_PROMPT
+    rng = np.random.default_rng([args.seed, 2])
+    probs = rng.uniform(0.0, 1.0, args.games)
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, args.games)]
+    kept, games = teacher_games(
+        teacher,
+        args.env,
+        seeds,
+        options=[{"random_move_prob": float(p)} for p in probs],
+        history="last",
+        system_prompt=prompt,
+    )
+    turns = sft_tokens(kept, tok)
+    print(f"SFT on {len(kept)}/{len(games)} games the teacher did not lose", file=sys.stderr)
+    losses = sft_train(model, tok, turns, config)
+    model.save_pretrained(args.out)
+    tok.save_pretrained(args.out)
+    print(f"final loss {losses[-1]:.4f}; model saved to {args.out}")
+    return 0
+
+
+def _cmd_train_rl(args: argparse.Namespace) -> int:
+    from textgym.pipeline import COMPACT_SYSTEM_PROMPT
+    from textgym.trainers.rl import RLConfig, train_rl
+
+    config = RLConfig(
+        model=args.model,
+        out_dir=args.out,
+        steps=args.steps,
+        games_per_batch=args.games_per_batch,
+        group_size=args.group_size,
+        lr=args.lr,
+        temperature=args.temperature,
+        prob_low=args.prob_low,
+        prob_high=args.prob_high,
+        eval_every=args.eval_every,
+        system_prompt=None if args.env_prompt else COMPACT_SYSTEM_PROMPT,
+        env_id=args.env,
+        seed=args.seed,
+    )
+    train_rl(config, resume=args.resume)
+    print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
+    return 0
+
+
 def _suffixed(path: str, opponent: str) -> str:
     stem, dot, ext = path.rpartition(".")
     return f"{stem}-{opponent}.{ext}" if dot else f"{path}-{opponent}"
@@ -154,6 +234,57 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--plot", default=None, help="write a W/D/L bar chart PNG here")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
+
+    p_pipe = sub.add_parser(
+        "pipeline", help="tiny model -> teacher SFT -> two CISPO rounds -> report"
+    )
+    p_pipe.add_argument("--preset", default="default", help="default | quick (a few minutes)")
+    p_pipe.add_argument("--out", default=None, help="report folder (default runs/pipeline)")
+    p_pipe.add_argument("--model", default=None, help="start from this saved model folder")
+    p_pipe.add_argument("--teacher", default=None, help="teacher:Q | minimax | openai:MODEL")
+    p_pipe.add_argument("--base-url", default=None, help="server of an openai: teacher")
+    p_pipe.add_argument("--seed", type=int, default=None)
+    p_pipe.add_argument("--rl1-steps", type=int, default=None)
+    p_pipe.add_argument("--rl2-steps", type=int, default=None)
+    p_pipe.add_argument("--games-per-batch", type=int, default=None)
+    p_pipe.add_argument("--quiet", action="store_true", help="no progress lines")
+    p_pipe.set_defaults(func=_cmd_pipeline)
+
+    p_train = sub.add_parser("train", help="run one training stage alone")
+    stages = p_train.add_subparsers(dest="stage", required=True)
+    p_sft = stages.add_parser("sft", help="imitate a teacher's games it did not lose")
+    p_sft.add_argument("--model", required=True, help="saved model folder to start from")
+    p_sft.add_argument("--out", required=True, help="where to save the trained model")
+    p_sft.add_argument("--teacher", default="teacher:0.7")
+    p_sft.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
+    p_sft.add_argument("--base-url", default=None, help="server of an openai: teacher")
+    p_sft.add_argument("--games", type=int, default=2000)
+    p_sft.add_argument("--epochs", type=int, default=4)
+    p_sft.add_argument("--batch-size", type=int, default=32)
+    p_sft.add_argument("--lr", type=float, default=3e-3)
+    p_sft.add_argument("--seed", type=int, default=0)
+    p_sft.add_argument(
+        "--env-prompt", action="store_true", help="keep the env's rules as system prompt"
+    )
+    p_sft.set_defaults(func=_cmd_train_sft)
+    p_rl = stages.add_parser("rl", help="CISPO against stratified opponents")
+    p_rl.add_argument("--model", required=True, help="saved model folder to start from")
+    p_rl.add_argument("--out", required=True, help="checkpoints, metrics.jsonl, training.png")
+    p_rl.add_argument("--steps", type=int, default=30)
+    p_rl.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
+    p_rl.add_argument("--games-per-batch", type=int, default=256)
+    p_rl.add_argument("--group-size", type=int, default=8)
+    p_rl.add_argument("--lr", type=float, default=1e-3)
+    p_rl.add_argument("--temperature", type=float, default=1.0)
+    p_rl.add_argument("--prob-low", type=float, default=0.2)
+    p_rl.add_argument("--prob-high", type=float, default=0.7)
+    p_rl.add_argument("--eval-every", type=int, default=10)
+    p_rl.add_argument("--seed", type=int, default=0)
+    p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
+    p_rl.add_argument(
+        "--env-prompt", action="store_true", help="keep the env's rules as system prompt"
+    )
+    p_rl.set_defaults(func=_cmd_train_rl)
     return parser
 
 
@@ -167,12 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
         saved = f"; finished episodes are in {out}, rerun with --resume" if out else ""
+        if args.command in ("pipeline", "train"):
+            saved = "; finished stages and the last checkpoint are kept, rerun to continue"
         print(f"\ntextgym {args.command}: interrupted{saved}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
-    except (ValueError, PolicyError) as exc:
+    except (ValueError, PolicyError, FloatingPointError) as exc:
         print(f"textgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -209,12 +209,15 @@ def evaluate(
     progress: bool = False,
     base_url: str | None = None,
     history: Literal["full", "last"] = "full",
+    system_prompt: str | None = None,
 ) -> Summary:
     """Play ``episodes`` games of ``env_id`` against ``opponent`` and summarize them.
 
     Episode seeds come from ``seed``, so every policy faces exactly the same games. With
     ``out``, one JSON line per finished episode is appended and flushed as it finishes;
     with ``resume``, episodes already in ``out`` for this policy and opponent are skipped.
+    ``history`` and ``system_prompt`` set what the policy sees (see
+    :func:`textgym.rollout.rollout`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -257,6 +260,7 @@ def evaluate(
             on_episode=save,
             progress=progress,
             history=history,
+            system_prompt=system_prompt,
         )
     finally:
         if fh is not None:

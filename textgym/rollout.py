@@ -82,6 +82,7 @@ def rollout(
     progress: bool = False,
     max_turns: int = 64,
     history: Literal["full", "last"] = "full",
+    system_prompt: str | None = None,
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
@@ -98,6 +99,8 @@ def rollout(
             only the system prompt and the ``"last"`` observation (enough for Markov games
             such as tic-tac-toe, whose observation shows the whole board; prompts then stay
             short instead of growing every turn).
+        system_prompt: replaces the env's system prompt (e.g. a short one for a tiny model
+            trained from scratch, which cannot read the rules anyway); None keeps it.
     """
     if history not in ("full", "last"):
         raise ValueError(f"history must be 'full' or 'last', got {history!r}")
@@ -106,7 +109,9 @@ def rollout(
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
     make = (lambda: gym.make(env_fn)) if isinstance(env_fn, str) else env_fn
-    slots = [ChatHistory(make()) for _ in range(min(num_envs, len(seeds)))]
+    slots = [
+        ChatHistory(make(), system_prompt=system_prompt) for _ in range(min(num_envs, len(seeds)))
+    ]
     queue = list(range(len(seeds)))[::-1]
     active: dict[int, Episode] = {}
     finished: list[Episode] = []

@@ -152,6 +152,47 @@ def test_server_dying_mid_evaluation_keeps_finished_episodes(tmp_path) -> None:
     assert len({r["index"] for r in kept}) == len(kept)
 
 
+def test_token_ids_from_a_vllm_style_server() -> None:
+    seen = []
+    body = json.loads(reply("<move>5</move>"))
+    body["prompt_token_ids"] = [1, 2, 3]
+    body["choices"][0]["token_ids"] = [7, 8]
+    body["choices"][0]["logprobs"] = {
+        "content": [
+            {"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+            {"token": "b", "logprob": -0.25, "bytes": None, "top_logprobs": []},
+        ]
+    }
+
+    def script(n):
+        return 200, json.dumps(body).encode(), 0
+
+    server = FaultServer(script)
+    original = server.httpd.RequestHandlerClass.do_POST
+
+    def spy(handler) -> None:
+        length = int(handler.headers.get("Content-Length", 0))
+        raw = handler.rfile.read(length)
+        seen.append(json.loads(raw))
+        handler.headers.replace_header("Content-Length", "0")
+        original(handler)
+
+    server.httpd.RequestHandlerClass.do_POST = spy
+    try:
+        out = policy(server.url, token_ids=True).complete(CONV)[0]
+        assert seen[0]["return_token_ids"] is True
+        assert (out.prompt_ids, out.completion_ids, out.logprobs) == (
+            [1, 2, 3],
+            [7, 8],
+            [-0.5, -0.25],
+        )
+        plain = policy(server.url).complete(CONV)[0]
+        assert "return_token_ids" not in seen[1]
+        assert plain.text == "<move>5</move>"
+    finally:
+        server.close()
+
+
 def test_bad_arguments() -> None:
     for kwargs in ({"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}, {"max_tokens": 0}):
         with pytest.raises(ValueError):

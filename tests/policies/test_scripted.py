@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pytest
 
 import textgym  # noqa: F401
 from textgym.policies import perfect_policy, random_policy, read_board, teacher_policy
 from textgym.rollout import rollout
 
 
-def test_read_board_inverts_the_observation() -> None:
-    env = gym.make("TextTicTacToe-v0", random_move_prob=1.0)
+@pytest.mark.parametrize("style", ["full", "compact"])
+def test_read_board_inverts_the_observation(style: str) -> None:
+    env = gym.make("TextTicTacToe-v0", random_move_prob=1.0, observation_style=style)
     for seed in range(30):
         obs, info = env.reset(seed=seed)
         while True:
@@ -33,3 +35,26 @@ def test_perfect_never_loses_and_teacher_sometimes_does() -> None:
 def test_garbage_conversations_get_empty_answers() -> None:
     outs = random_policy().complete([[], [{"role": "user", "content": "hello"}]])
     assert [o.text for o in outs] == ["", ""]
+
+
+def test_teacher_habit_picks_the_preferred_optimal_move() -> None:
+    from textgym.envs.tictactoe.opponents import CENTRE_CORNERS_EDGES
+    from textgym.envs.tictactoe.solver import optimal_moves
+
+    env = gym.make("TextTicTacToe-LLM-Compact-v0", random_move_prob=1.0)
+    habitual = teacher_policy(1.0)
+    uniform = teacher_policy(1.0, preference=None)
+    seen_uniform = set()
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        board, first = info["board"], info["first_mark"]
+        best = min(optimal_moves(board, first), key=CENTRE_CORNERS_EDGES.index)
+        conv = [{"role": "user", "content": obs}]
+        assert habitual.complete([conv])[0].text == f"<move>{best + 1}</move>"
+        seen_uniform |= {uniform.complete([conv])[0].text for _ in range(5)}
+    assert len(seen_uniform) > 1  # without the habit the optimal moves vary
+
+
+def test_teacher_rejects_a_preference_that_is_not_a_permutation() -> None:
+    with pytest.raises(ValueError, match="permutation"):
+        teacher_policy(0.7, preference=(0, 1, 2))

@@ -16,6 +16,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "TextTicTacToe-v0 + PerTurnSeeding + InvalidMovePenalty + FormatCheck (<move>N</move>).",
     ),
+    "TextTicTacToe-LLM-Compact-v0": (
+        "textgym.envs.tictactoe.llm:make_llm_tictactoe",
+        {"observation_style": "compact"},
+        "TextTicTacToe-LLM-v0 with one-line boards (X 1O3/4X6/78O legal 134678).",
+    ),
 }
 
 

@@ -38,6 +38,10 @@ class OpenAIPolicy:
         backoff: first retry delay in seconds, doubled at every retry.
         logprobs: ask the server for per-token log-probs.
         seed: passed to the server (best effort).
+        token_ids: ask the server for the exact prompt and completion token ids
+            (``return_token_ids``, vLLM >= 0.10.2). With ``logprobs``, the completions then
+            carry everything the trainer needs, so a vLLM server can do the rollouts of
+            :mod:`textgym.trainers`; servers that ignore the flag just return text.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class OpenAIPolicy:
         backoff: float = 0.5,
         logprobs: bool = True,
         seed: int | None = None,
+        token_ids: bool = False,
     ) -> None:
         if not model:
             raise ValueError("model must be a non-empty name")
@@ -83,6 +88,7 @@ class OpenAIPolicy:
         self.backoff = backoff
         self.logprobs = logprobs
         self.seed = seed
+        self.token_ids = token_ids
         self.attempts = 0
         """Requests sent so far, retries included."""
 
@@ -140,6 +146,8 @@ class OpenAIPolicy:
                     kwargs["logprobs"] = True
                 if self.seed is not None:
                     kwargs["seed"] = self.seed
+                if self.token_ids:
+                    kwargs["extra_body"] = {"return_token_ids": True}
                 response = await client.chat.completions.create(**kwargs)
                 return _to_completion(response)
             except retryable as exc:
@@ -172,4 +180,15 @@ def _to_completion(response: Any) -> Completion:
     if content:
         logprobs = [float(t.logprob) for t in content]
     finish = "length" if choice.finish_reason == "length" else "stop"
-    return Completion(text=text, logprobs=logprobs, finish_reason=finish)
+    # vLLM's return_token_ids extension (absent elsewhere, hence getattr)
+    prompt_ids = getattr(response, "prompt_token_ids", None) or []
+    completion_ids = getattr(choice, "token_ids", None) or []
+    if logprobs is not None and completion_ids and len(logprobs) != len(completion_ids):
+        completion_ids = []  # ids and log-probs that disagree are worse than none
+    return Completion(
+        text=text,
+        prompt_ids=[int(i) for i in prompt_ids],
+        completion_ids=[int(i) for i in completion_ids],
+        logprobs=logprobs,
+        finish_reason=finish,
+    )

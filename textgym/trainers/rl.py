@@ -76,6 +76,15 @@ class RLConfig:
     """Steps between checkpoints (the last step is always saved)."""
     env_id: str = "TextTicTacToe-LLM-v0"
     """The environment."""
+    system_prompt: str | None = None
+    """Replaces the env's system prompt in every conversation (None keeps it)."""
+    eval_every: int = 0
+    """Steps between greedy evaluations against the perfect and the random opponent
+    (0: never; the results go into the metrics as ``eval/...``)."""
+    eval_games: int = 100
+    """Games per opponent in those evaluations (fixed seeds)."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     seed: int = 0
     """Root of every step's randomness."""
 
@@ -105,9 +114,14 @@ class RLConfig:
             "buckets",
             "num_envs",
             "checkpoint_every",
+            "eval_games",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if not Path(self.model).is_dir():
             raise ValueError(f"model {self.model!r} is not a folder with a saved model")
 
@@ -151,8 +165,83 @@ def _episode_means(episodes) -> dict[str, float]:
     }
 
 
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by ``torchrun``."""
+    import os
+
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _device(config: RLConfig) -> str:
+    import os
+
+    if config.device != "auto":
+        return config.device
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return "cpu"
+
+
+def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
+    if world == 1:
+        return record
+    import torch.distributed as dist
+
+    keys = sorted(
+        k for k, v in record.items() if isinstance(v, float) and not k.startswith("loss/")
+    )
+    values = torch.tensor([record[k] for k in keys], dtype=torch.float64)
+    dist.all_reduce(values)
+    return record | {k: float(v) / world for k, v in zip(keys, values.tolist(), strict=True)}
+
+
+def evaluate_model(
+    model, tokenizer, config: RLConfig, opponents: tuple[str, ...] = ("optimal", "random")
+) -> dict[str, float]:
+    """Greedy play against each opponent on fixed seeds: ``eval/<opponent>/<win|draw|loss>``."""
+    from textgym.evaluation import evaluate
+
+    out: dict[str, float] = {}
+    policy = HFPolicy(model, tokenizer, temperature=0.0, max_new_tokens=config.max_new_tokens)
+    for opponent in opponents:
+        summary = evaluate(
+            "model",
+            opponent,
+            episodes=config.eval_games,
+            seed=config.seed + 1,
+            env_id=config.env_id,
+            num_envs=config.num_envs,
+            policy_obj=policy,
+            history=config.history,
+            system_prompt=config.system_prompt,
+        )
+        for result in ("win", "draw", "loss"):
+            out[f"eval/{opponent}/{result}"] = summary.rate(result) / 100
+    return out
+
+
 def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> list[dict]:
-    """Run (or resume) RL training; return the metrics of the steps run in this call."""
+    """Run (or resume) RL training; return the metrics of the steps run in this call.
+
+    Under ``torchrun --nproc_per_node N`` every rank plays its share of each batch's groups
+    and the gradient is all-reduced (DDP; gloo on CPU, NCCL on GPU); rank 0 writes the
+    metrics and checkpoints.
+    """
+    import time
+
+    rank, world = _distributed()
+    groups_per_batch = config.games_per_batch // config.group_size
+    if groups_per_batch < world:
+        raise ValueError(
+            f"{groups_per_batch} groups per batch cannot be shared by {world} processes"
+        )
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = _checkpoint_dir(config)
@@ -163,27 +252,33 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
         state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
         start_step = int(state["step"])
         model_path = ckpt
-    model, tokenizer = load_model(model_path)
+    model, tokenizer = load_model(model_path, _device(config))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+    trained = model
+    if world > 1:
+        trained = torch.nn.parallel.DistributedDataParallel(model)
     metrics_path = out / "metrics.jsonl"
-    _truncate_metrics(metrics_path, start_step)
+    if rank == 0:
+        _truncate_metrics(metrics_path, start_step)
 
     history: list[dict] = []
     step = start_step
+    started = time.perf_counter()
     try:
         for step in range(start_step + 1, config.steps + 1):
-            # 1. plan: seeds and opponent skills, each group played group_size times
+            # 1. plan: seeds and opponent skills, each group played group_size times;
+            #    under torchrun each rank takes every world-th group
             plan = plan_batch(
                 [config.seed, step],
                 config.games_per_batch,
                 config.group_size,
                 (config.prob_low, config.prob_high),
                 config.buckets,
-            )
+            )[rank::world]
             seeds = [g.seed for g in plan for _ in range(config.group_size)]
             options = [g.options for g in plan for _ in range(config.group_size)]
             # 2. roll out with the current model
@@ -192,7 +287,7 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 tokenizer,
                 temperature=config.temperature,
                 max_new_tokens=config.max_new_tokens,
-                seed=int(np.random.SeedSequence([config.seed, step, 1]).generate_state(1)[0]),
+                seed=int(np.random.SeedSequence([config.seed, step, 1, rank]).generate_state(1)[0]),
             )
             episodes = rollout(
                 policy,
@@ -201,17 +296,18 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 options=options,
                 num_envs=config.num_envs,
                 history=config.history,
+                system_prompt=config.system_prompt,
             )
             # 3. group-relative advantages
             rewards = [e.total_reward for e in episodes]
             groups = [e.index // config.group_size for e in episodes]
             advantages = group_advantages(rewards, groups)
-            # 4. one CISPO step over every model turn
+            # 4. one CISPO step over every model turn (all ranks' turns under torchrun)
             turns = [
                 t for e, a in zip(episodes, advantages, strict=True) for t in episode_tokens(e, a)
             ]
             losses = cispo_step(
-                model,
+                trained,
                 optimizer,
                 turns,
                 tokenizer.pad_token_id,
@@ -220,31 +316,57 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 grad_clip=config.grad_clip,
                 temperature=config.temperature,
             )
-            # 5. log and checkpoint
+            # 5. log, evaluate now and then, checkpoint
             record = {
                 "step": step,
                 **_episode_means(episodes),
                 **losses,
                 "rollout/groups_with_variance": share_of_groups_with_variance(rewards, groups),
             }
-            with metrics_path.open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            record = _mean_over_ranks(record, world)
+            record["time/elapsed_s"] = time.perf_counter() - started
+            evaluating = config.eval_every and (
+                step % config.eval_every == 0 or step == config.steps
+            )
+            if evaluating and rank == 0:
+                record.update(evaluate_model(model, tokenizer, config))
+            if rank == 0:
+                with metrics_path.open("a") as fh:
+                    fh.write(json.dumps(record) + "\n")
             history.append(record)
-            if progress:
-                print(
-                    f"step {step}/{config.steps} reward {record['reward/total']:.3f} "
-                    f"win {record['rollout/win_rate']:.2f} "
-                    f"var {record['rollout/groups_with_variance']:.2f}",
-                    flush=True,
-                )
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            if progress and rank == 0:
+                _print_progress(record, step - start_step, config.steps - start_step, config)
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
                 save_checkpoint(config, model, tokenizer, optimizer, step)
     except KeyboardInterrupt:
-        if step > start_step and history and history[-1]["step"] == step:
+        if rank == 0 and step > start_step and history and history[-1]["step"] == step:
             save_checkpoint(config, model, tokenizer, optimizer, step)
         raise
-    _plot(metrics_path, out / "training.png")
+    except FloatingPointError as exc:
+        raise FloatingPointError(
+            f"{exc} at step {step}; the last good checkpoint is in {ckpt} "
+            f"(continue with resume=True, perhaps with a lower lr)"
+        ) from None
+    if rank == 0:
+        _plot(metrics_path, out / "training.png")
     return history
+
+
+def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> None:
+    elapsed = record["time/elapsed_s"]
+    eta = elapsed / done * (total - done)
+    line = (
+        f"step {record['step']}/{config.steps} reward {record['reward/total']:.3f} "
+        f"win {record['rollout/win_rate']:.2f} "
+        f"var {record['rollout/groups_with_variance']:.2f} "
+        f"[{elapsed:.0f}s, eta {eta:.0f}s]"
+    )
+    if "eval/optimal/loss" in record:
+        line += (
+            f" | greedy vs perfect loss {record['eval/optimal/loss']:.1%}, "
+            f"vs random win {record['eval/random/win']:.1%}"
+        )
+    print(line, flush=True)
 
 
 def _plot(metrics_path: Path, png: Path) -> None:

@@ -29,9 +29,22 @@ def teacher_games(
     options: Sequence[dict[str, Any] | None] | None = None,
     history: str = "last",
     num_envs: int = 64,
+    system_prompt: str | None = None,
 ) -> tuple[list[Episode], list[Episode]]:
-    """Play the teacher; return (kept games: won or drawn, all games)."""
-    games = rollout(teacher, env_fn, seeds, num_envs=num_envs, options=options, history=history)  # type: ignore[arg-type]
+    """Play the teacher; return (kept games: won or drawn, all games).
+
+    ``history`` and ``system_prompt`` set what the conversations hold (see
+    :func:`textgym.rollout.rollout`); train the student on the same view it will play with.
+    """
+    games = rollout(
+        teacher,
+        env_fn,
+        seeds,
+        num_envs=num_envs,
+        options=options,
+        history=history,  # type: ignore[arg-type]
+        system_prompt=system_prompt,
+    )
     kept = [g for g in games if g.final_info.get("result") in ("win", "draw")]
     return kept, games
 

@@ -3,14 +3,22 @@
 Turns are split into micro-batches to bound memory. The loss of each micro-batch is
 normalised by the token count of the **whole step**, so accumulating the micro-batch
 gradients gives exactly the gradient of one big batch (contract 8).
+
+Under ``torch.distributed`` (``torchrun``), pass the model wrapped in
+``DistributedDataParallel``: each rank brings its own share of the turns, the token count
+is summed over ranks first, micro-batches accumulate locally (``no_sync``) and only the
+last backward of each rank all-reduces, so every rank applies the gradient of the whole
+step and the parameters stay identical everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
 import torch
+import torch.distributed as dist
 
 from textgym.trainers.cispo import cispo_loss
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
@@ -42,35 +50,66 @@ def cispo_step(
     if not turns:
         raise ValueError("no turns to train on")
     device = next(model.parameters()).device
-    total_tokens = sum(sum(t.loss_mask) for t in turns)
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    ddp = isinstance(model, torch.nn.parallel.DistributedDataParallel)
+    if world > 1 and not ddp:
+        raise ValueError(
+            "under torch.distributed, pass the model wrapped in DistributedDataParallel"
+        )
+    local_tokens = sum(sum(t.loss_mask) for t in turns)
+    total_tokens = local_tokens
+    if world > 1:
+        count = torch.tensor([float(local_tokens)], device=device)
+        dist.all_reduce(count)
+        total_tokens = int(count.item())
+    # DDP averages gradients over ranks; the step's gradient is their sum.
+    scale = float(world) if ddp else 1.0
     start = time.perf_counter()
     model.train()
     optimizer.zero_grad(set_to_none=True)
     loss_sum = 0.0
+    bad = False
     weighted: dict[str, float] = {
         "loss/clip_frac": 0.0,
         "loss/ratio_mean": 0.0,
         "loss/entropy_proxy": 0.0,
     }
-    for lo in range(0, len(turns), micro_batch_size):
+    # Similar lengths share a micro-batch, so little compute goes to padding; the order of
+    # the turns does not change the step's gradient (a sum over all of them).
+    turns = sorted(turns, key=lambda t: len(t.input_ids))
+    starts = range(0, len(turns), micro_batch_size)
+    for lo in starts:
         batch = collate(turns[lo : lo + micro_batch_size], pad_id, device)
-        logp = token_logprobs(model, batch, temperature)  # (B, T-1)
-        loss, metrics = cispo_loss(
-            logp,
-            batch.old_logprobs,
-            batch.advantages,
-            batch.loss_mask,
-            clip_max=clip_max,
-            num_tokens=total_tokens,
-        )
-        if not torch.isfinite(loss):
-            optimizer.zero_grad(set_to_none=True)
-            raise FloatingPointError(f"CISPO loss became {loss.item()}; step not applied")
-        loss.backward()
+        last = lo == starts[-1]
+        sync = model.no_sync() if ddp and not last else contextlib.nullcontext()
+        with sync:
+            logp = token_logprobs(model, batch, temperature)  # (B, T-1)
+            loss, metrics = cispo_loss(
+                logp,
+                batch.old_logprobs,
+                batch.advantages,
+                batch.loss_mask,
+                clip_max=clip_max,
+                num_tokens=total_tokens,
+            )
+            if not torch.isfinite(loss):
+                bad = True
+                if world == 1:  # under DDP every rank must still reach the all-reduce
+                    break
+            (loss * scale).backward()
         loss_sum += float(loss.detach())
         share = batch.num_tokens / max(total_tokens, 1)
         for k in weighted:
             weighted[k] += metrics[k] * share
+    if world > 1:
+        summed = torch.tensor([float(bad), loss_sum, *weighted.values()], device=device)
+        dist.all_reduce(summed)
+        bad = bool(summed[0] > 0)
+        loss_sum = float(summed[1])
+        weighted = dict(zip(weighted, summed[2:].tolist(), strict=True))
+    if bad:
+        optimizer.zero_grad(set_to_none=True)
+        raise FloatingPointError("CISPO loss became non-finite; step not applied")
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     model.eval()

@@ -239,3 +239,27 @@ class TicTacToeMachine(RuleBasedStateMachine):
 
 TicTacToeMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25)
 test_state_machine = TicTacToeMachine.TestCase
+
+
+def test_compact_style_shows_the_same_game_in_one_line() -> None:
+    full = gym.make("TextTicTacToe-v0", random_move_prob=0.5)
+    compact = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="compact")
+    for seed in range(20):
+        obs_f, info_f = full.reset(seed=seed)
+        obs_c, info_c = compact.reset(seed=seed)
+        while True:
+            assert info_c == info_f  # same game, only the text differs
+            assert "\n" not in obs_c and len(obs_c) < len(obs_f) / 3
+            cells = obs_c.split()[1].replace("/", "")
+            assert cells == "".join(
+                c if c != "." else str(i + 1) for i, c in enumerate(info_c["board"])
+            )
+            if info_c["result"] is not None:
+                assert obs_c.endswith(info_c["result"])
+                break
+            assert obs_c.endswith("legal " + "".join(info_c["legal_actions"]))
+            move = info_c["legal_actions"][-1]
+            obs_f, _, _, _, info_f = full.step(move)
+            obs_c, _, _, _, info_c = compact.step(move)
+    with pytest.raises(ValueError, match="observation_style"):
+        gym.make("TextTicTacToe-v0", observation_style="tiny")

@@ -61,27 +61,41 @@ class MinimaxOpponent:
         return "MinimaxOpponent()"
 
 
+#: A habit: among equally good moves prefer the centre, then the corners, then the edges.
+CENTRE_CORNERS_EDGES: tuple[int, ...] = (4, 0, 2, 6, 8, 1, 3, 5, 7)
+
+
 class NoisyMinimaxOpponent:
     """The skill knob: with probability ``random_move_prob`` a random legal move, else minimax.
 
     ``random_move_prob=0`` is perfect play and ``1`` is uniformly random play. Every call
-    draws exactly one uniform number before choosing, whatever the outcome.
+    draws exactly one uniform number before choosing, whatever the outcome. With a
+    ``preference`` (a permutation of the cells), the optimal move is the first optimal cell
+    in that order instead of a random one: a player with habits, whose games are much
+    easier to imitate (the scripted teacher uses one).
     """
 
-    def __init__(self, random_move_prob: float) -> None:
+    def __init__(self, random_move_prob: float, preference: tuple[int, ...] | None = None) -> None:
         p = float(random_move_prob)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"random_move_prob must be in [0, 1], got {random_move_prob!r}")
+        if preference is not None and sorted(preference) != list(range(9)):
+            raise ValueError(f"preference must be a permutation of 0..8, got {preference!r}")
         self.random_move_prob = p
+        self.preference = None if preference is None else tuple(preference)
 
     def act(self, board: Board, rng: np.random.Generator, first: Mark = "X") -> int:
-        """Return a random legal cell with probability p, else a random optimal cell."""
+        """Return a random legal cell with probability p, else an optimal cell."""
         if rng.random() < self.random_move_prob:
             return _pick(legal_moves(board), rng)
-        return _pick(optimal_moves(board, first), rng)
+        moves = optimal_moves(board, first)
+        if self.preference is not None and moves:
+            return min(moves, key=self.preference.index)
+        return _pick(moves, rng)
 
     def __repr__(self) -> str:
-        return f"NoisyMinimaxOpponent(random_move_prob={self.random_move_prob})"
+        habit = "" if self.preference is None else f", preference={self.preference}"
+        return f"NoisyMinimaxOpponent(random_move_prob={self.random_move_prob}{habit})"
 
 
 def make_opponent(random_move_prob: float) -> Opponent:

@@ -1,0 +1,87 @@
+"""textgym pipeline end to end on a minute's worth of settings: stages, report, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from textgym.cli import main
+from textgym.pipeline import PipelineConfig, preset_config, run_pipeline
+
+SMALL = dict(
+    hidden_size=32,
+    teacher_games=40,
+    sft_epochs=1,
+    rl1_steps=1,
+    rl2_steps=1,
+    games_per_batch=8,
+    group_size=4,
+    eval_episodes=6,
+    eval_every=1,
+)
+
+
+def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path) -> None:
+    out = tmp_path / "run"
+    report = run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+    players = {r.stage for r in report.rows}
+    assert players == {"perfect", "teacher (teacher:0.7)", "base", "SFT", "RL1", "RL2", "RL2 (T=1)"}
+    assert {r.opponent for r in report.rows} == {"random", "optimal"}
+    assert all(r.games == 6 for r in report.rows)
+    perfect = next(r for r in report.rows if r.stage == "perfect" and r.opponent == "optimal")
+    assert perfect.loss == 0.0 and perfect.format == 100.0
+    text = (out / "report.md").read_text()
+    assert "| RL2 | optimal | 6 |" in text
+    assert json.loads((out / "config.json").read_text())["preset"] == "quick"
+    for name in ("rl1", "rl2"):
+        metrics = [json.loads(x) for x in (out / name / "metrics.jsonl").read_text().splitlines()]
+        assert "eval/optimal/loss" in metrics[-1]
+        assert (out / name / "checkpoint" / "config.json").exists()
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 7 * 2 * 6
+
+    # the same command again finds every stage done: nothing is played or trained twice
+    sft_before = (out / "sft" / "model.safetensors").stat().st_mtime_ns
+    again = run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+    assert [r.win for r in again.rows] == [r.win for r in report.rows]
+    assert (out / "results.jsonl").read_text().splitlines() == lines
+    assert (out / "sft" / "model.safetensors").stat().st_mtime_ns == sft_before
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:
+    out = tmp_path / "run"
+    (out).mkdir()
+    (out / "config.json").write_text(json.dumps({"teacher_games": 1}))
+    with pytest.raises(ValueError, match="other settings"):
+        run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"rl1_prob": (0.8, 0.2)}, "rl1_prob"),
+        ({"teacher_games": 0}, "teacher_games"),
+        ({"teacher": "grandmaster"}, "unknown player"),
+        ({"model": "/no/such/folder"}, "not a folder"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(overrides, message, tmp_path) -> None:
+    with pytest.raises(ValueError, match=message):
+        PipelineConfig(out_dir=str(tmp_path / "x"), **overrides)
+    assert not (tmp_path / "x").exists()
+
+
+def test_unknown_preset_lists_the_choices() -> None:
+    with pytest.raises(ValueError, match="default, quick"):
+        preset_config("huge")
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    assert main(["pipeline", "--preset", "huge", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown preset" in err
+    assert main(["train", "rl", "--model", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "not a folder" in capsys.readouterr().err

@@ -1,0 +1,467 @@
+"""``textgym pipeline``: from a blank tiny model to a student that beats its teacher.
+
+Stages, each written to its own folder under ``out_dir`` and skipped when already done (so
+running the same command again continues where it stopped and never redoes finished work):
+
+1. ``base/``: build the tiny model (or use ``model``) and evaluate it, the teacher and the
+   perfect player;
+2. ``sft/``: the teacher plays ``teacher_games`` games against opponents of every skill;
+   the model imitates the games the teacher did not lose;
+3. ``rl1/``: CISPO against opponents with ``random_move_prob`` in ``rl1_prob`` (mostly weak
+   ones, so that wins are there to be learned);
+4. ``rl2/``: CISPO against strong opponents (``rl2_prob``) at a higher temperature, so the
+   few remaining losses still show up in the rollouts;
+5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
+   and the perfect opponent (the final student also at temperature 1), and ``report.md``
+   with the table, the plots and the config.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+#: What the tiny model reads instead of the env's long English rules. It cannot read them
+#: anyway (it starts from random weights); a short prompt makes every step cheaper.
+COMPACT_SYSTEM_PROMPT = "Tic-tac-toe. Answer <move>N</move>."
+
+#: The env of the pipeline: ``TextTicTacToe-LLM-v0`` with one-line boards, which a tiny
+#: model learns to read far faster than the drawn grid (about 240 tokens per turn with the
+#: grid, about 70 with the line).
+ENV_ID = "TextTicTacToe-LLM-Compact-v0"
+
+
+@dataclass
+class PipelineConfig:
+    """Every setting of a pipeline run (``config.json`` in the report folder)."""
+
+    out_dir: str = "runs/pipeline"
+    """The report folder; each stage writes a subfolder."""
+    model: str | None = None
+    """Start from this saved model instead of building the tiny one."""
+    hidden_size: int = 64
+    """Width of the tiny model (when ``model`` is None)."""
+    num_layers: int = 2
+    """Layers of the tiny model."""
+    teacher: str = "teacher:0.7"
+    """The SFT teacher: ``teacher:Q``, ``minimax``, ``random``, ``hf:PATH`` or ``openai:MODEL``."""
+    base_url: str | None = None
+    """Server of an ``openai:`` teacher."""
+    env_id: str = ENV_ID
+    """The environment (any tic-tac-toe LLM env id)."""
+    teacher_games: int = 8000
+    """Games the teacher plays for the warm-up (lost ones are dropped)."""
+    sft_epochs: int = 4
+    """Passes over the teacher's turns."""
+    sft_lr: float = 3e-3
+    """SFT learning rate."""
+    sft_batch_size: int = 32
+    """Turns per SFT step."""
+    rl1_steps: int = 40
+    """CISPO steps of round 1."""
+    rl1_prob: tuple[float, float] = (0.2, 0.7)
+    """Opponent ``random_move_prob`` range of round 1."""
+    rl1_temperature: float = 1.0
+    """Sampling temperature of round 1."""
+    rl2_steps: int = 30
+    """CISPO steps of round 2."""
+    rl2_prob: tuple[float, float] = (0.0, 0.25)
+    """Opponent ``random_move_prob`` range of round 2."""
+    rl2_temperature: float = 1.3
+    """Sampling temperature of round 2."""
+    rl_lr: float = 1e-3
+    """CISPO learning rate."""
+    games_per_batch: int = 256
+    """Games per CISPO step."""
+    group_size: int = 8
+    """Rollouts per episode seed."""
+    max_new_tokens: int = 16
+    """Answer budget per turn."""
+    eval_episodes: int = 200
+    """Games per opponent in the evaluations."""
+    eval_every: int = 10
+    """Steps between the greedy checks logged during RL (0: none)."""
+    system_prompt: str | None = COMPACT_SYSTEM_PROMPT
+    """What the model reads as the system message (None: the env's own rules)."""
+    history: Literal["last", "full"] = "last"
+    """What the model sees each turn."""
+    seed: int = 0
+    """Root of all randomness; evaluation games are the same for every stage."""
+    preset: str = "default"
+    """The preset these settings started from (recorded in the report)."""
+
+    def __post_init__(self) -> None:
+        from textgym.evaluation import make_policy  # noqa: F401  (import check only)
+
+        for name in ("teacher_games", "sft_epochs", "sft_batch_size", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("rl1_steps", "rl2_steps", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("rl1_prob", "rl2_prob"):
+            lo, hi = getattr(self, name)
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ValueError(f"{name} must satisfy 0 <= low <= high <= 1, got {(lo, hi)}")
+        import gymnasium as gym
+
+        import textgym  # noqa: F401  (registers the envs)
+
+        if self.env_id not in gym.registry:
+            raise ValueError(f"unknown env {self.env_id!r}; see `textgym envs`")
+        if self.model is not None and not Path(self.model).is_dir():
+            raise ValueError(f"model {self.model!r} is not a folder with a saved model")
+        if not self.teacher.startswith(("hf:", "openai:")):
+            from textgym.evaluation import parse_player
+
+            parse_player(self.teacher)
+        if self.teacher.startswith("openai:") and not self.base_url:
+            import os
+
+            if not os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY"):
+                raise ValueError(
+                    "an openai: teacher needs --base-url (or OPENAI_BASE_URL / OPENAI_API_KEY)"
+                )
+
+
+#: Named starting points; ``quick`` is a first look in a few minutes.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "quick": {
+        "teacher_games": 600,
+        "sft_epochs": 2,
+        "rl1_steps": 4,
+        "rl2_steps": 2,
+        "games_per_batch": 64,
+        "eval_episodes": 50,
+        "eval_every": 0,
+    },
+}
+
+
+def preset_config(name: str, **overrides: Any) -> PipelineConfig:
+    """The config of a preset with some fields overridden (None values are ignored)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(PipelineConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown pipeline settings: {', '.join(sorted(unknown))}")
+    values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    return PipelineConfig(preset=name, **values)
+
+
+@dataclass
+class StageResult:
+    """One row of the report: a player's evaluation against one opponent (rates in %)."""
+
+    stage: str
+    opponent: str
+    games: int
+    win: float
+    draw: float
+    loss: float
+    format: float
+    """Well-formed answers."""
+    invalid: float
+    """Answers that were not a legal move."""
+
+    @classmethod
+    def of(cls, summary: Any) -> StageResult:
+        """The row of an evaluation :class:`~textgym.evaluation.Summary`."""
+        answers = max(sum(r["answers"] for r in summary.records), 1)
+        return cls(
+            summary.player,
+            summary.opponent,
+            len(summary),
+            summary.rate("win"),
+            summary.rate("draw"),
+            summary.rate("loss"),
+            100.0 * sum(r["format_ok"] for r in summary.records) / answers,
+            100.0 * sum(r["invalid_answers"] for r in summary.records) / answers,
+        )
+
+
+@dataclass
+class PipelineReport:
+    """What a pipeline run produced."""
+
+    out_dir: Path
+    rows: list[StageResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The results as a Markdown table."""
+        head = (
+            "| player | opponent | games | win % | draw % | loss % | format % | invalid answers % |"
+        )
+        lines = [head, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in self.rows:
+            lines.append(
+                f"| {r.stage} | {r.opponent} | {r.games} | {r.win:.1f} | {r.draw:.1f} | "
+                f"{r.loss:.1f} | {r.format:.1f} | {r.invalid:.1f} |"
+            )
+        return "\n".join(lines)
+
+
+def _log(message: str) -> None:
+    print(f"[pipeline] {message}", file=sys.stderr, flush=True)
+
+
+def _check_config_matches(config: PipelineConfig, out: Path) -> None:
+    """Refuse to mix two different runs in one folder (finished stages would be reused)."""
+    saved = out / "config.json"
+    current = json.loads(json.dumps(asdict(config)))
+    if saved.exists():
+        previous = json.loads(saved.read_text())
+        diff = sorted(k for k in current if previous.get(k) != current[k])
+        if diff:
+            raise ValueError(
+                f"{out} holds a run with other settings ({', '.join(diff)}); "
+                "choose another --out or delete that folder"
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def _save_atomically(model: Any, tokenizer: Any, final: Path) -> None:
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
+def _probe_teacher(teacher: Any, env_id: str) -> None:
+    """One tiny request, so an unreachable teacher fails before any work starts."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    prompt = env.get_wrapper_attr("system_prompt")
+    env.close()
+    teacher.complete([[{"role": "system", "content": prompt}, {"role": "user", "content": obs}]])
+
+
+def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
+    """Run every stage that is not done yet; write and return the report."""
+    import numpy as np
+
+    from textgym.evaluation import evaluate, make_policy
+    from textgym.models import build_tiny_model
+    from textgym.policies.hf import HFPolicy, load_model
+    from textgym.trainers.rl import RLConfig, train_rl
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+
+    out = Path(config.out_dir)
+    _check_config_matches(config, out)
+    report = PipelineReport(out)
+    results_path = out / "results.jsonl"
+    teacher = make_policy(
+        config.teacher,
+        seed=config.seed,
+        max_new_tokens=config.max_new_tokens,
+        base_url=config.base_url,
+    )
+    if config.teacher.startswith("openai:"):
+        _probe_teacher(teacher, config.env_id)
+
+    def evaluate_stage(name: str, policy: Any, opponent: str) -> None:
+        summary = evaluate(
+            name,
+            opponent,
+            episodes=config.eval_episodes,
+            seed=config.seed,
+            env_id=config.env_id,
+            out=results_path,
+            resume=True,
+            policy_obj=policy,
+            history=config.history,
+            system_prompt=config.system_prompt,
+        )
+        report.rows.append(StageResult.of(summary))
+
+    def evaluate_model(name: str, path: Path, temperature: float = 0.0) -> None:
+        model, tok = load_model(path)
+        for opponent in ("random", "optimal"):
+            policy = HFPolicy(
+                model,
+                tok,
+                temperature=temperature,
+                max_new_tokens=config.max_new_tokens,
+                seed=config.seed,
+            )
+            evaluate_stage(name, policy, opponent)
+
+    # 1. base model and reference players
+    started = time.perf_counter()
+    base = out / "base"
+    if config.model is not None:
+        base = Path(config.model)
+    elif not (base / "config.json").exists():
+        _log("building the tiny model")
+        tmp = out / "base.tmp"
+        build_tiny_model(
+            tmp,
+            hidden_size=config.hidden_size,
+            intermediate_size=2 * config.hidden_size,
+            num_layers=config.num_layers,
+            seed=config.seed,
+        )
+        if base.exists():
+            shutil.rmtree(base)
+        tmp.rename(base)
+    _log("evaluating the perfect player, the teacher and the base model")
+    from textgym.evaluation import parse_player
+
+    for opponent in ("random", "optimal"):
+        evaluate_stage("perfect", parse_player("minimax", seed=config.seed), opponent)
+        evaluate_stage(f"teacher ({config.teacher})", teacher, opponent)
+    evaluate_model("base", base)
+    report.timings["base"] = time.perf_counter() - started
+
+    # 2. SFT on the teacher's games
+    started = time.perf_counter()
+    sft = out / "sft"
+    if not (sft / "config.json").exists():
+        _log(f"teacher plays {config.teacher_games} games")
+        rng = np.random.default_rng([config.seed, 2])
+        probs = rng.uniform(0.0, 1.0, config.teacher_games)
+        seeds = [int(s) for s in rng.integers(0, 2**31 - 1, config.teacher_games)]
+        kept, games = teacher_games(
+            teacher,
+            config.env_id,
+            seeds,
+            options=[{"random_move_prob": float(p)} for p in probs],
+            history=config.history,
+            system_prompt=config.system_prompt,
+        )
+        model, tok = load_model(base)
+        turns = sft_tokens(kept, tok)
+        _log(f"SFT on {len(kept)}/{len(games)} games the teacher did not lose ({len(turns)} turns)")
+        total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
+
+        def on_step(i: int, loss: float) -> None:
+            if progress and (i % 50 == 0 or i == total):
+                _log(f"sft step {i}/{total} loss {loss:.4f}")
+
+        losses = sft_train(
+            model,
+            tok,
+            turns,
+            SFTConfig(
+                epochs=config.sft_epochs,
+                batch_size=config.sft_batch_size,
+                lr=config.sft_lr,
+                seed=config.seed,
+            ),
+            on_step=on_step,
+        )
+        _save_atomically(model, tok, sft)
+        (out / "sft_losses.json").write_text(json.dumps(losses))
+    report.timings["sft"] = time.perf_counter() - started
+    evaluate_model("SFT", sft)
+
+    # 3-4. two RL rounds
+    previous, final_name = sft, "SFT"
+    for name, steps, prob, temperature in (
+        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature),
+        ("rl2", config.rl2_steps, config.rl2_prob, config.rl2_temperature),
+    ):
+        if steps == 0:
+            continue
+        started = time.perf_counter()
+        _log(f"{name}: {steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}")
+        rl_config = RLConfig(
+            model=str(previous),
+            out_dir=str(out / name),
+            steps=steps,
+            games_per_batch=config.games_per_batch,
+            group_size=config.group_size,
+            lr=config.rl_lr,
+            temperature=temperature,
+            max_new_tokens=config.max_new_tokens,
+            num_envs=128,
+            prob_low=prob[0],
+            prob_high=prob[1],
+            history=config.history,
+            system_prompt=config.system_prompt,
+            env_id=config.env_id,
+            eval_every=config.eval_every,
+            eval_games=min(config.eval_episodes, 100),
+            checkpoint_every=max(1, min(10, steps)),
+            seed=config.seed + (1 if name == "rl1" else 2),
+        )
+        train_rl(rl_config, resume=True, progress=progress)
+        previous = out / name / "checkpoint"
+        report.timings[name] = time.perf_counter() - started
+        final_name = name.upper()
+        evaluate_model(final_name, previous)
+    evaluate_model(f"{final_name} (T=1)", previous, temperature=1.0)
+    write_report(config, report)
+    return report
+
+
+def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
+    """``report.md`` (table, plots, config) and ``results.png`` in the report folder."""
+    out = report.out_dir
+    lines = [
+        "# textgym pipeline report",
+        "",
+        f"Preset `{config.preset}`; every player faces the same {config.eval_episodes} games "
+        "per opponent (greedy unless marked T=1).",
+        "",
+        report.table(),
+        "",
+    ]
+    try:
+        from textgym.evaluation import Summary
+        from textgym.plots import plot_results
+
+        records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x]
+        for opponent in ("optimal", "random"):
+            summaries = []
+            for stage in dict.fromkeys(r.stage for r in report.rows):
+                summary = Summary(stage, opponent)
+                summary.records = [
+                    r for r in records if r["policy"] == stage and r["opponent"] == opponent
+                ]
+                if summary.records:
+                    summaries.append(summary)
+            plot_results(summaries, out / f"results-{opponent}.png", f"vs the {opponent} opponent")
+            lines.append(f"![vs {opponent}](results-{opponent}.png)")
+    except (ImportError, ValueError) as exc:
+        lines.append(f"(no result plots: {exc})")
+    for name in ("rl1", "rl2"):
+        if (out / name / "training.png").exists():
+            lines.append(f"![{name} training]({name}/training.png)")
+    lines += [
+        "",
+        "Wall time per stage (s): "
+        + json.dumps({k: round(v, 1) for k, v in report.timings.items()}),
+    ]
+    lines += ["", "## Config", "", "```json", json.dumps(asdict(config), indent=2), "```", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+__all__ = [
+    "COMPACT_SYSTEM_PROMPT",
+    "PRESETS",
+    "PipelineConfig",
+    "PipelineReport",
+    "StageResult",
+    "preset_config",
+    "run_pipeline",
+    "write_report",
+]
