@@ -146,8 +146,10 @@ def main() -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
     bare, cispo = results["bare"], results["cispo"]
-    print(f"{bare['turns']} turns from {args.games} games, device {args.device}, median of "
-          f"{args.repeats} steps")
+    print(
+        f"{bare['turns']} turns from {args.games} games, device {args.device}, median of "
+        f"{args.repeats} steps"
+    )
     print(f"{'variant':<8} {'s/step':>8} {'tokens/s':>10} {'loss tokens/s':>14} {'peak MB':>8}")
     for r in (bare, cispo):
         print(
