@@ -9,6 +9,7 @@ prompt batch next to ``HFPolicy`` on the same batch.
 
 Goals: games/s at N=64 >= 10x N=1; time outside generation <= 25 %. Usage:
     python benchmarks/rollout_throughput.py [--sizes 1,16,64,256] [--history last|full]
+        [--env TextTicTacToe-LLM-Compact-v0] [--system-prompt TEXT]
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def main() -> None:
         default="last",
         help="what the model sees each turn (see textgym.rollout.rollout)",
     )
+    parser.add_argument(
+        "--env",
+        default="TextTicTacToe-LLM-v0",
+        help="env id (TextTicTacToe-LLM-Compact-v0: one-line boards, short prompts)",
+    )
+    parser.add_argument(
+        "--system-prompt", default=None, help="replace the env's system prompt (e.g. a short one)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     path = build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0)
@@ -68,10 +77,11 @@ def main() -> None:
         games_to_play = max(4 * n, args.min_games)
         episodes = rollout(
             timed,
-            "TextTicTacToe-LLM-v0",
+            args.env,
             list(range(games_to_play)),
             num_envs=n,
             history=args.history,
+            system_prompt=args.system_prompt,
         )
         wall = time.perf_counter() - start
         games = len(episodes) / wall

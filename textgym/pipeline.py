@@ -56,23 +56,23 @@ class PipelineConfig:
     """The environment (any tic-tac-toe LLM env id)."""
     teacher_games: int = 8000
     """Games the teacher plays for the warm-up (lost ones are dropped)."""
-    sft_epochs: int = 4
+    sft_epochs: int = 3
     """Passes over the teacher's turns."""
     sft_lr: float = 3e-3
     """SFT learning rate."""
     sft_batch_size: int = 32
     """Turns per SFT step."""
-    rl1_steps: int = 40
+    rl1_steps: int = 50
     """CISPO steps of round 1."""
     rl1_prob: tuple[float, float] = (0.2, 0.7)
     """Opponent ``random_move_prob`` range of round 1."""
     rl1_temperature: float = 1.0
     """Sampling temperature of round 1."""
-    rl2_steps: int = 30
+    rl2_steps: int = 70
     """CISPO steps of round 2."""
     rl2_prob: tuple[float, float] = (0.0, 0.25)
     """Opponent ``random_move_prob`` range of round 2."""
-    rl2_temperature: float = 1.3
+    rl2_temperature: float = 1.2
     """Sampling temperature of round 2."""
     rl_lr: float = 1e-3
     """CISPO learning rate."""
@@ -262,6 +262,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     from textgym.trainers.rl import RLConfig, train_rl
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
+    run_started = time.perf_counter()
     out = Path(config.out_dir)
     _check_config_matches(config, out)
     report = PipelineReport(out)
@@ -407,6 +408,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
         final_name = name.upper()
         evaluate_model(final_name, previous)
     evaluate_model(f"{final_name} (T=1)", previous, temperature=1.0)
+    report.timings["total"] = time.perf_counter() - run_started
     write_report(config, report)
     return report
 

@@ -49,7 +49,12 @@ class RLConfig:
     group_size: int = 8
     """Rollouts per episode seed; advantages are relative to the group."""
     lr: float = 1e-3
-    """AdamW learning rate."""
+    """AdamW learning rate (peak, after the warm-up). On the tiny model 3e-4 barely moved
+    the reward in 40 steps and 5e-3 collapsed it."""
+    warmup_steps: int = 5
+    """Steps over which the learning rate rises linearly to ``lr``. A fresh AdamW makes
+    sign-like steps of size ``lr`` at first; on the tiny model one such step at 5e-3 was
+    enough to collapse a warmed-up policy into invalid moves."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     temperature: float = 1.0
@@ -118,6 +123,8 @@ class RLConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
@@ -303,6 +310,8 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
             groups = [e.index // config.group_size for e in episodes]
             advantages = group_advantages(rewards, groups)
             # 4. one CISPO step over every model turn (all ranks' turns under torchrun)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))
             turns = [
                 t for e, a in zip(episodes, advantages, strict=True) for t in episode_tokens(e, a)
             ]
