@@ -1,11 +1,13 @@
 """CISPO step throughput next to a bare forward + backward on the same batch, in one run.
 
-Plays ``--games`` games of TextTicTacToe-LLM-v0 with the tiny model (sampling, the compact
-prompt of ``textgym pipeline``), turns them into training turns with group advantages, and
-then times, on exactly those turns and micro-batches:
+Plays ``--games`` games of the pipeline's env (TextTicTacToe-LLM-Compact-v0) with the
+pipeline's tiny model (64 wide, 2 layers; sampling, the compact system prompt), turns them
+into training turns with group advantages, and then times, on exactly those turns:
 
 - **bare**: ``model(input_ids, attention_mask)``, mean cross-entropy over the completion
-  tokens, ``backward``, AdamW step — the least any trainer must do;
+  tokens, ``backward``, AdamW step — the least any trainer must do — on the same
+  length-sorted micro-batches as the CISPO step;
+- **bare-unsorted**: the same with the turns in rollout order (more padding);
 - **cispo**: :func:`textgym.trainers.step.cispo_step` (collation, temperature-scaled
   log-probs, the CISPO loss with its metrics, step-level token normalisation, gradient
   clipping, AdamW step).
@@ -36,19 +38,19 @@ import torch
 def make_batch(model_dir: Path, games: int, out: Path) -> None:
     """Play the games and pickle the training turns."""
     from textgym.models import build_tiny_model
-    from textgym.pipeline import COMPACT_SYSTEM_PROMPT
+    from textgym.pipeline import COMPACT_SYSTEM_PROMPT, ENV_ID
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.rollout import rollout
     from textgym.trainers.groups import group_advantages
     from textgym.trainers.tokens import episode_tokens
 
-    build_tiny_model(model_dir, hidden_size=128, intermediate_size=256, seed=0)
+    build_tiny_model(model_dir, hidden_size=64, intermediate_size=128, seed=0)
     model, tok = load_model(model_dir)
     policy = HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0)
     seeds = [s for s in range(games // 8) for _ in range(8)]
     episodes = rollout(
         policy,
-        "TextTicTacToe-LLM-v0",
+        ENV_ID,
         seeds,
         history="last",
         system_prompt=COMPACT_SYSTEM_PROMPT,
@@ -58,10 +60,17 @@ def make_batch(model_dir: Path, games: int, out: Path) -> None:
     out.write_bytes(pickle.dumps(turns))
 
 
-def bare_step(model, optimizer, turns, pad_id, micro_batch_size, device) -> None:
-    """Forward + backward + AdamW with a plain masked cross-entropy: the baseline."""
+def bare_step(model, optimizer, turns, pad_id, micro_batch_size, device, sort=True) -> None:
+    """Forward + backward + AdamW with a plain masked cross-entropy: the baseline.
+
+    With ``sort`` it uses the same length-sorted micro-batches as ``cispo_step``, so the
+    difference is CISPO's own work; without, the turns stay in rollout order (what a
+    naive trainer pays in padding).
+    """
     from textgym.trainers.tokens import collate
 
+    if sort:
+        turns = sorted(turns, key=lambda t: len(t.input_ids))
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total = sum(sum(t.loss_mask) for t in turns)
@@ -88,8 +97,11 @@ def run_variant(variant: str, model_dir: Path, batch: Path, args: argparse.Names
     completion = sum(sum(t.loss_mask) for t in turns)
 
     def step() -> None:
-        if variant == "bare":
-            bare_step(model, optimizer, turns, tok.pad_token_id, args.micro_batch_size, device)
+        if variant.startswith("bare"):
+            sort = variant == "bare"
+            bare_step(
+                model, optimizer, turns, tok.pad_token_id, args.micro_batch_size, device, sort
+            )
         else:
             cispo_step(
                 model,
@@ -139,7 +151,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     make_batch(work / "model", args.games, work / "turns.pkl")
     results = {}
-    for variant in ("bare", "cispo"):
+    for variant in ("bare", "bare-unsorted", "cispo"):
         cmd = [sys.executable, __file__, "--variant", variant, "--work", str(work)]
         cmd += ["--repeats", str(args.repeats), "--device", args.device]
         cmd += ["--micro-batch-size", str(args.micro_batch_size)]
@@ -150,10 +162,10 @@ def main() -> None:
         f"{bare['turns']} turns from {args.games} games, device {args.device}, median of "
         f"{args.repeats} steps"
     )
-    print(f"{'variant':<8} {'s/step':>8} {'tokens/s':>10} {'loss tokens/s':>14} {'peak MB':>8}")
-    for r in (bare, cispo):
+    print(f"{'variant':<14} {'s/step':>8} {'tokens/s':>10} {'loss tokens/s':>14} {'peak MB':>8}")
+    for r in (bare, results["bare-unsorted"], cispo):
         print(
-            f"{r['variant']:<8} {r['seconds']:>8.2f} {r['tokens_per_s']:>10,.0f} "
+            f"{r['variant']:<14} {r['seconds']:>8.2f} {r['tokens_per_s']:>10,.0f} "
             f"{r['completion_tokens_per_s']:>14,.0f} {r['peak_mb']:>8,.0f}"
         )
     overhead = cispo["seconds"] / bare["seconds"] - 1
