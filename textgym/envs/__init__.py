@@ -21,6 +21,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {"observation_style": "compact"},
         "TextTicTacToe-LLM-v0 with one-line boards (X 1O3/4X6/78O legal 134678).",
     ),
+    "TextReverse-v0": (
+        "textgym.envs.reverse.env:TextReverseEnv",
+        {},
+        "Single turn: reverse a random string; reward = similarity to the exact answer.",
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""``TextReverse-v0``: reverse a random string (single turn)."""

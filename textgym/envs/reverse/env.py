@@ -1,0 +1,53 @@
+"""``TextReverse-v0``: reverse a random string; reward = similarity to the exact answer."""
+
+from __future__ import annotations
+
+import difflib
+import string
+
+import numpy as np
+
+from textgym.envs.base.single_turn import SingleTurnEnv, Task
+
+_ALPHABET = np.array(list(string.ascii_lowercase))
+
+
+class TextReverseEnv(SingleTurnEnv):
+    """Reverse a random lowercase string of ``min_length``..``max_length`` letters.
+
+    The reward is :class:`difflib.SequenceMatcher`'s similarity ratio between the answer
+    and the reversed string: 1.0 for the exact answer, partial credit for near misses.
+    Palindromes are never drawn (their answer would be visible in the prompt).
+    """
+
+    def __init__(
+        self,
+        min_length: int = 6,
+        max_length: int = 16,
+        answer_tag: str | None = "answer",
+        render_mode: str | None = None,
+    ) -> None:
+        if not 2 <= min_length <= max_length <= 512:
+            raise ValueError(
+                f"need 2 <= min_length <= max_length <= 512, got {min_length}, {max_length}"
+            )
+        super().__init__(answer_tag=answer_tag, render_mode=render_mode)
+        self.min_length = min_length
+        self.max_length = max_length
+        fmt = f" inside <{answer_tag}>...</{answer_tag}>" if answer_tag else ""
+        self.rules_prompt = "Reverse the given string: write its characters in reverse order."
+        self.system_prompt = f"{self.rules_prompt} Give only the reversed string{fmt}."
+
+    def make_task(self, rng: np.random.Generator) -> Task:
+        """A random non-palindrome and its reverse."""
+        while True:
+            n = int(rng.integers(self.min_length, self.max_length + 1))
+            text = "".join(rng.choice(_ALPHABET, size=n))
+            if text != text[::-1]:
+                return Task(prompt=f"String: {text}", answer=text[::-1])
+
+    def score(self, answer: str, task: Task) -> float:
+        """Similarity ratio in [0, 1] (1.0 only for the exact answer)."""
+        if answer == task.answer:
+            return 1.0
+        return min(difflib.SequenceMatcher(None, answer, task.answer).ratio(), 0.99)
