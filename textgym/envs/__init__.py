@@ -26,6 +26,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "Single turn: reverse a random string; reward = similarity to the exact answer.",
     ),
+    "TextMastermind-v0": (
+        "textgym.envs.mastermind.env:TextMastermindEnv",
+        {},
+        "Multi-turn: find a hidden 4-digit code (1-6) from black/white pegs in 10 guesses.",
+    ),
 }
 
 
