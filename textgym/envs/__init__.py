@@ -31,6 +31,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "Multi-turn: find a hidden 4-digit code (1-6) from black/white pegs in 10 guesses.",
     ),
+    "TextCalculator-v0": (
+        "textgym.envs.calculator.env:TextCalculatorEnv",
+        {},
+        "Tool use: multi-step arithmetic word problems with a calculator tool; exact answer.",
+    ),
 }
 
 

@@ -2,5 +2,6 @@
 
 from textgym.envs.base.multi_turn import MultiTurnEnv, Reply
 from textgym.envs.base.single_turn import SingleTurnEnv, Task
+from textgym.envs.base.tools import ToolEnv, tool_schema
 
-__all__ = ["MultiTurnEnv", "Reply", "SingleTurnEnv", "Task"]
+__all__ = ["MultiTurnEnv", "Reply", "SingleTurnEnv", "Task", "ToolEnv", "tool_schema"]

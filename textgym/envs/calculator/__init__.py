@@ -1,0 +1,1 @@
+"""``TextCalculator-v0``: multi-step arithmetic word problems with a calculator tool."""

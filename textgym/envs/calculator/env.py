@@ -1,0 +1,105 @@
+"""``TextCalculator-v0``: multi-step arithmetic word problems, a calculator tool, exact answers."""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+import numpy as np
+
+from textgym.envs.base.single_turn import Task
+from textgym.envs.base.tools import ToolEnv
+
+_OPS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+
+
+def calculate(expression: str) -> str:
+    """Evaluate an arithmetic expression with + - * / // % and parentheses.
+
+    Returns the value as text (integers without a decimal point).
+    """
+    if len(expression) > 200:
+        raise ValueError("expression too long (200 characters at most)")
+
+    def ev(node: ast.AST) -> float | int:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = ev(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            left, right = ev(node.left), ev(node.right)
+            if abs(left) > 1e15 or abs(right) > 1e15:
+                raise ValueError("numbers too large")
+            return _OPS[type(node.op)](left, right)
+        raise ValueError("only numbers, + - * / // % and parentheses are allowed")
+
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot parse {expression!r}") from None
+    value = ev(tree.body)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+_ITEMS = ("apples", "books", "pencils", "bottles", "tickets", "stamps", "coins", "marbles")
+_PLACES = ("shop", "library", "school", "warehouse", "market", "club")
+
+
+def make_problem(rng: np.random.Generator) -> tuple[str, int]:
+    """A three-step word problem with an integer answer (x * y - z, shared by k)."""
+    item = str(rng.choice(_ITEMS))
+    place = str(rng.choice(_PLACES))
+    k = int(rng.integers(3, 10))
+    x = int(rng.integers(12, 60))
+    y = int(rng.integers(11, 40))
+    share = int(rng.integers(max(1, (x * y) // (2 * k)), (x * y) // k))
+    z = x * y - share * k
+    text = (
+        f"A {place} has {x} boxes with {y} {item} in each. It gives away {z} {item}, then "
+        f"splits the rest equally among {k} groups. How many {item} does each group get?"
+    )
+    return text, share
+
+
+class TextCalculatorEnv(ToolEnv):
+    """Multi-step arithmetic word problems; a ``calculate`` tool; reward 1 for the exact answer.
+
+    Each problem needs a multiplication, a subtraction and a division of numbers too big for
+    easy mental arithmetic; the answer is a whole number. Problems whose answer appears
+    in the problem text are never drawn.
+    """
+
+    def __init__(
+        self, max_turns: int = 8, tool_timeout: float = 5.0, render_mode: str | None = None
+    ) -> None:
+        super().__init__(max_turns=max_turns, tool_timeout=tool_timeout, render_mode=render_mode)
+
+    def tools(self) -> list:
+        """The calculator."""
+        return [calculate]
+
+    def task_prompt(self) -> str:
+        """The task."""
+        return "Solve the arithmetic word problem. The answer is a whole number."
+
+    def make_task(self, rng: np.random.Generator) -> Task:
+        """A problem whose answer is not visible in its text."""
+        while True:
+            text, answer = make_problem(rng)
+            if str(answer) not in text:
+                return Task(prompt=text, answer=str(answer))
+
+    def score(self, answer: str, task: Task) -> float:
+        """1.0 for the exact number (commas and spaces ignored), else 0.0."""
+        return float(answer.replace(",", "").replace(" ", "") == task.answer)
