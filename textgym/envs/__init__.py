@@ -36,6 +36,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "Tool use: multi-step arithmetic word problems with a calculator tool; exact answer.",
     ),
+    "TextSQL-v0": (
+        "textgym.envs.sql.env:TextSQLEnv",
+        {},
+        "Stateful tool: a per-episode SQLite database, a read-only query tool, a question.",
+    ),
 }
 
 

@@ -188,7 +188,7 @@ class ToolEnv(MultiTurnEnv):
         return self._call(calls[0])
 
     def _error(self, message: str) -> Reply:
-        return Reply(f"Error: {message}.", info={"tool_error": message})
+        return Reply(f"Error: {message.rstrip('.')}.", info={"tool_error": message})
 
     def _call(self, payload: str) -> Reply:
         try:

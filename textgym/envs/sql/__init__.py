@@ -1,0 +1,1 @@
+"""``TextSQL-v0``: answer a question about a per-episode SQLite database (stateful tool)."""

@@ -1,0 +1,205 @@
+"""``TextSQL-v0``: each episode gets its own SQLite database and a question about it.
+
+The database is generated from the episode seed (departments and employees with salaries
+and hiring years); the model explores it with a read-only ``query`` tool and answers. The
+connection is per-episode state injected into the tool as a hidden argument (see
+:class:`~textgym.envs.base.tools.ToolEnv`). Writes of any kind are refused by an SQLite
+authorizer (only reads and functions are allowed, so ``INSERT``, ``UPDATE``, ``DROP``,
+``CREATE``, ``ATTACH`` and every ``PRAGMA`` fail with "not authorized") and the
+connection is also ``query_only``; long queries are interrupted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import numpy as np
+
+from textgym.envs.base.single_turn import Task
+from textgym.envs.base.tools import ToolEnv
+
+_DEPARTMENTS = ("sales", "research", "support", "finance", "legal", "design")
+_CITIES = ("Lyon", "Oslo", "Porto", "Graz", "Turku", "Ghent")
+_NAMES = (
+    "Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea",
+    "Max", "Nia", "Oto", "Pia", "Raf", "Sol", "Tom", "Uma", "Vic", "Wen", "Yan", "Zoe",
+)  # fmt: skip
+_ALLOWED = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,  # recursive CTEs read too; the time limit bounds them
+}
+SCHEMA = (
+    "departments(name TEXT PRIMARY KEY, city TEXT); "
+    "employees(id INTEGER PRIMARY KEY, name TEXT, department TEXT, salary INTEGER, "
+    "hired INTEGER)"
+)
+
+
+def _authorizer(action: int, *args: Any) -> int:
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
+def _lock(conn: sqlite3.Connection, deadline: list[float]) -> None:
+    """Make ``conn`` read-only; statements running past ``deadline[0]`` are interrupted."""
+    conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(_authorizer)
+
+    def progress() -> int:
+        return int(time.monotonic() > deadline[0])
+
+    conn.set_progress_handler(progress, 10_000)
+
+
+def build_database(rng: np.random.Generator) -> sqlite3.Connection:
+    """A fresh in-memory database with 4-6 departments and 12-24 employees."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    n_dep = int(rng.integers(4, 7))
+    deps = [str(d) for d in rng.permutation(_DEPARTMENTS)[:n_dep]]
+    cities = [str(c) for c in rng.permutation(_CITIES)[:n_dep]]
+    conn.execute("CREATE TABLE departments(name TEXT PRIMARY KEY, city TEXT)")
+    conn.execute(
+        "CREATE TABLE employees(id INTEGER PRIMARY KEY, name TEXT, department TEXT, "
+        "salary INTEGER, hired INTEGER)"
+    )
+    conn.executemany("INSERT INTO departments VALUES (?, ?)", list(zip(deps, cities, strict=True)))
+    n_emp = int(rng.integers(12, 25))
+    names = [str(n) for n in rng.permutation(_NAMES)[:n_emp]]
+    rows = [
+        (
+            i + 1,
+            names[i],
+            deps[int(rng.integers(n_dep))],
+            int(rng.integers(30, 120)) * 1000,
+            int(rng.integers(2010, 2025)),
+        )
+        for i in range(n_emp)
+    ]
+    conn.executemany("INSERT INTO employees VALUES (?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    return conn
+
+
+def _question(conn: sqlite3.Connection, rng: np.random.Generator) -> tuple[str, str]:
+    deps = [r[0] for r in conn.execute("SELECT name FROM departments ORDER BY name")]
+    dep = deps[int(rng.integers(len(deps)))]
+    kind = int(rng.integers(4))
+    if kind == 0:
+        limit = int(rng.integers(40, 100)) * 1000
+        q = f"How many employees earn more than {limit} (salary)?"
+        sql, args = "SELECT COUNT(*) FROM employees WHERE salary > ?", (limit,)
+    elif kind == 1:
+        q = f"What is the total salary of the {dep} department?"
+        sql, args = "SELECT COALESCE(SUM(salary), 0) FROM employees WHERE department = ?", (dep,)
+    elif kind == 2:
+        q = "In which city is the department with the highest average salary?"
+        sql, args = (
+            "SELECT d.city FROM employees e JOIN departments d ON e.department = d.name "
+            "GROUP BY d.name ORDER BY AVG(e.salary) DESC, d.name LIMIT 1",
+            (),
+        )
+    else:
+        q = f"Who is the earliest hire in the {dep} department (the first by id on ties)?"
+        sql, args = (
+            "SELECT name FROM employees WHERE department = ? ORDER BY hired, id LIMIT 1",
+            (dep,),
+        )
+    row = conn.execute(sql, args).fetchone()
+    return q, "none" if row is None else str(row[0])
+
+
+class TextSQLEnv(ToolEnv):
+    """Answer a question about this episode's SQLite database, using a read-only ``query``.
+
+    Reward 1.0 for the exact answer (case and surrounding space ignored), else 0.0.
+    """
+
+    hidden_args = ("db",)
+
+    def __init__(
+        self,
+        max_turns: int = 8,
+        tool_timeout: float = 5.0,
+        query_seconds: float = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        self.query_seconds = float(query_seconds)
+        self._deadline = [0.0]
+        super().__init__(max_turns=max_turns, tool_timeout=tool_timeout, render_mode=render_mode)
+        self._db: sqlite3.Connection | None = None
+
+    def tools(self) -> list:
+        """The read-only query tool."""
+        return [self.query]
+
+    def query(self, sql: str, db: sqlite3.Connection) -> str:
+        """Run one read-only SQL query on the database and return the rows (50 at most)."""
+        self._deadline[0] = time.monotonic() + self.query_seconds
+        try:
+            cursor = db.execute(sql)
+        except sqlite3.Error as exc:
+            raise ValueError(str(exc)) from None
+        header = [c[0] for c in cursor.description or []]
+        rows = cursor.fetchmany(51)
+        lines = [" | ".join(header)] + [" | ".join(map(str, r)) for r in rows[:50]]
+        if len(rows) > 50:
+            lines.append("... (more rows)")
+        return "\n".join(lines)
+
+    def task_prompt(self) -> str:
+        """The task."""
+        return f"Answer the question about a SQLite database with tables {SCHEMA}."
+
+    def make_task(self, rng: np.random.Generator) -> Task:
+        """A fresh database and a question whose answer is not in the question."""
+        if self._db is not None:
+            self._db.close()
+        self._db = build_database(rng)
+        while True:
+            question, answer = _question(self._db, rng)
+            if answer.lower() not in question.lower():
+                break
+        _lock(self._db, self._deadline)
+        return Task(prompt=question, answer=answer)
+
+    def tool_state(self) -> dict[str, Any]:
+        """This episode's connection."""
+        return {"db": self._db}
+
+    def score(self, answer: str, task: Task) -> float:
+        """1.0 for the exact answer (case and spaces ignored)."""
+        return float(answer.strip().lower() == task.answer.lower())
+
+    def close(self) -> None:
+        """Close the episode's database."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        super().close()
+
+    # sqlite3 connections cannot be pickled or copied: carry the database bytes instead
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        db = state.pop("_db")
+        if db is None:
+            state["_db_bytes"] = None
+        else:
+            db.set_authorizer(None)  # serialize() is refused under the read-only authorizer
+            try:
+                state["_db_bytes"] = db.serialize()
+            finally:
+                db.set_authorizer(_authorizer)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        data = state.pop("_db_bytes")
+        self.__dict__.update(state)
+        self._db = None
+        if data is not None:
+            self._db = sqlite3.connect(":memory:", check_same_thread=False)
+            self._db.deserialize(data)
+            _lock(self._db, self._deadline)
+        self._tools = {"query": self.query}
