@@ -184,6 +184,15 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new_env(args: argparse.Namespace) -> int:
+    from textgym.scaffold import names, scaffold
+
+    root = scaffold(args.name, args.dir)
+    _, pkg, cls = names(args.name)
+    print(f"created {root}: pip install -e {root}, then gymnasium.make('{pkg}:{cls}-v0')")
+    return 0
+
+
 def _suffixed(path: str, opponent: str) -> str:
     stem, dot, ext = path.rpartition(".")
     return f"{stem}-{opponent}.{ext}" if dot else f"{path}-{opponent}"
@@ -249,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_pipe.add_argument("--games-per-batch", type=int, default=None)
     p_pipe.add_argument("--quiet", action="store_true", help="no progress lines")
     p_pipe.set_defaults(func=_cmd_pipeline)
+
+    p_new = sub.add_parser("new-env", help="scaffold an installable package with one env")
+    p_new.add_argument("name", help="e.g. my-env (package my_env, env MyEnv-v0)")
+    p_new.add_argument("--dir", default=".", help="where to create the package folder")
+    p_new.set_defaults(func=_cmd_new_env)
 
     p_train = sub.add_parser("train", help="run one training stage alone")
     stages = p_train.add_subparsers(dest="stage", required=True)

@@ -1,0 +1,58 @@
+"""textgym new-env: the scaffolded package installs, registers its env and passes its test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from textgym.cli import main
+from textgym.scaffold import names, scaffold
+
+
+def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> None:
+    root = scaffold("word-shout", tmp_path)
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(root)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = (
+        "import gymnasium as gym\n"
+        "env = gym.make('word_shout:WordShout-v0')\n"
+        "obs, info = env.reset(seed=0)\n"
+        "word = obs.split(': ', 1)[1]\n"
+        "print(type(env.unwrapped).__name__, env.step(f'<answer>{word.upper()}</answer>')[1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["WordShoutEnv", "1.0"]
+    # the package's own test (check_text_env included) passes against the installed copy
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+        env=env, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout[-2000:]
+    assert "2 passed" in tests.stdout
+
+
+def test_names_and_bad_names(tmp_path) -> None:
+    assert names("my-env") == ("my-env", "my_env", "MyEnv")
+    assert names("Chess_Puzzles") == ("chess_puzzles", "chess_puzzles", "ChessPuzzles")
+    for bad in ("", "1env", "my env", "import", "textgym"):
+        with pytest.raises(ValueError):
+            names(bad)
+
+
+def test_existing_folder_is_never_overwritten(tmp_path, capsys) -> None:
+    (tmp_path / "my-env").mkdir()
+    (tmp_path / "my-env" / "keep.txt").write_text("mine")
+    assert main(["new-env", "my-env", "--dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "my-env" / "keep.txt").read_text() == "mine"
