@@ -85,3 +85,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert err.count("\n") == 0 and "unknown preset" in err
     assert main(["train", "rl", "--model", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_train_sft_then_rl_from_the_command_line(tiny_model_path, tmp_path, capsys) -> None:
+    warm = tmp_path / "warm"
+    argv = ["train", "sft", "--model", str(tiny_model_path), "--out", str(warm)]
+    assert main([*argv, "--games", "20", "--epochs", "1"]) == 0
+    assert "model saved" in capsys.readouterr().out
+    run = tmp_path / "rl"
+    argv = ["train", "rl", "--model", str(warm), "--out", str(run), "--steps", "1"]
+    assert main([*argv, "--games-per-batch", "8", "--group-size", "4", "--eval-every", "1"]) == 0
+    record = json.loads((run / "metrics.jsonl").read_text())
+    assert record["step"] == 1 and "eval/optimal/loss" in record
+    assert main([*argv[:-1], "2", "--games-per-batch", "8", "--group-size", "4", "--resume"]) == 0
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]

@@ -127,12 +127,10 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_sft(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from textgym.evaluation import make_policy
-    from textgym.pipeline import COMPACT_SYSTEM_PROMPT
+    from textgym.pipeline import COMPACT_SYSTEM_PROMPT, mixed_teacher_games
     from textgym.policies.hf import load_model
-    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
 
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if args.games < 1:
@@ -140,16 +138,8 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     model, tok = load_model(args.model)
     teacher = make_policy(args.teacher, seed=args.seed, base_url=args.base_url)
     prompt = None if args.env_prompt else COMPACT_SYSTEM_PROMPT
-    rng = np.random.default_rng([args.seed, 2])
-    probs = rng.uniform(0.0, 1.0, args.games)
-    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, args.games)]
-    kept, games = teacher_games(
-        teacher,
-        args.env,
-        seeds,
-        options=[{"random_move_prob": float(p)} for p in probs],
-        history="last",
-        system_prompt=prompt,
+    kept, games = mixed_teacher_games(
+        teacher, args.games, args.seed, args.env, system_prompt=prompt
     )
     turns = sft_tokens(kept, tok)
     print(f"SFT on {len(kept)}/{len(games)} games the teacher did not lose", file=sys.stderr)

@@ -241,6 +241,37 @@ def _save_atomically(model: Any, tokenizer: Any, final: Path) -> None:
     tmp.rename(final)
 
 
+def mixed_teacher_games(
+    teacher: Any,
+    games: int,
+    seed: int,
+    env_id: str = ENV_ID,
+    history: Literal["last", "full"] = "last",
+    system_prompt: str | None = COMPACT_SYSTEM_PROMPT,
+) -> tuple[list[Any], list[Any]]:
+    """The teacher plays ``games`` games against opponents of every skill.
+
+    Each game's opponent ``random_move_prob`` is uniform in [0, 1]; seeds and skills derive
+    from ``seed``. Returns (the games it won or drew, all games), as
+    :func:`textgym.trainers.sft.teacher_games`.
+    """
+    import numpy as np
+
+    from textgym.trainers.sft import teacher_games
+
+    rng = np.random.default_rng([seed, 2])
+    probs = rng.uniform(0.0, 1.0, games)
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, games)]
+    return teacher_games(
+        teacher,
+        env_id,
+        seeds,
+        options=[{"random_move_prob": float(p)} for p in probs],
+        history=history,
+        system_prompt=system_prompt,
+    )
+
+
 def _probe_teacher(teacher: Any, env_id: str) -> None:
     """One tiny request, so an unreachable teacher fails before any work starts."""
     import gymnasium as gym
@@ -254,13 +285,12 @@ def _probe_teacher(teacher: Any, env_id: str) -> None:
 
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
-    import numpy as np
 
     from textgym.evaluation import evaluate, make_policy
     from textgym.models import build_tiny_model
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.trainers.rl import RLConfig, train_rl
-    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
 
     run_started = time.perf_counter()
     out = Path(config.out_dir)
@@ -335,14 +365,11 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     sft = out / "sft"
     if not (sft / "config.json").exists():
         _log(f"teacher plays {config.teacher_games} games")
-        rng = np.random.default_rng([config.seed, 2])
-        probs = rng.uniform(0.0, 1.0, config.teacher_games)
-        seeds = [int(s) for s in rng.integers(0, 2**31 - 1, config.teacher_games)]
-        kept, games = teacher_games(
+        kept, games = mixed_teacher_games(
             teacher,
+            config.teacher_games,
+            config.seed,
             config.env_id,
-            seeds,
-            options=[{"random_move_prob": float(p)} for p in probs],
             history=config.history,
             system_prompt=config.system_prompt,
         )

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from textgym.core import TextEnv, text_space
-from textgym.parsing import parse_answer
+from textgym.envs.base.multi_turn import MultiTurnEnv, Reply
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,10 @@ class Task:
     """Anything else the verifier needs."""
 
 
-class SingleTurnEnv(TextEnv):
+class SingleTurnEnv(MultiTurnEnv):
     """Base class: one observation, one answer, a score in [0, 1], then the episode ends.
+
+    (A :class:`~textgym.envs.base.multi_turn.MultiTurnEnv` whose first answer is final.)
 
     Args:
         answer_tag: the tag the answer must be wrapped in (None: the whole text is the
@@ -52,25 +53,19 @@ class SingleTurnEnv(TextEnv):
         render_mode: None or ``"ansi"`` (``render()`` returns the latest observation).
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}
-
     def __init__(
         self,
         answer_tag: str | None = "answer",
         max_prompt_length: int = 2048,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        if answer_tag is not None and (not answer_tag or not answer_tag.isidentifier()):
-            raise ValueError(f"answer_tag must be a simple name or None, got {answer_tag!r}")
-        self.answer_tag = answer_tag
-        self.observation_space = text_space(max_prompt_length)
-        self.action_space = text_space(8192)
-        self.render_mode = render_mode
-        self._last_text = ""
+        super().__init__(
+            max_turns=1,
+            answer_tag=answer_tag,
+            max_observation_length=max_prompt_length,
+            render_mode=render_mode,
+        )
         self._task: Task | None = None
-        self._episode_active = False
 
     # --------------------------------------------------------------- for subclasses
 
@@ -82,46 +77,22 @@ class SingleTurnEnv(TextEnv):
         """Score ``answer`` against ``task`` in [0, 1]. Override."""
         raise NotImplementedError
 
-    # --------------------------------------------------------------- gymnasium API
+    # --------------------------------------------------------------- the single turn
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    def start(self, rng: np.random.Generator) -> str:
         """Draw a new task; the observation is its prompt."""
-        super().reset(seed=seed)
-        if options:
-            raise ValueError(f"{type(self).__name__} takes no reset options, got {options!r}")
-        self._task = self.make_task(self.np_random)
-        self._episode_active = True
-        self._last_text = self._task.prompt
-        return self._task.prompt, {"format_ok": None}
+        self._task = self.make_task(rng)
+        return self._task.prompt
 
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Score the answer and end the episode."""
-        text = self._check_action(action)
+    def respond(self, answer: str | None) -> Reply:
+        """Score the answer (0 when the format was wrong) and end the episode."""
         task = self._task
         assert task is not None
-        if self.answer_tag is None:
-            answer, format_ok = text.strip(), True
-        else:
-            parsed = parse_answer(text, tag=self.answer_tag, think_tag="think")
-            answer, format_ok = (parsed.answer or "").strip(), parsed.ok
-        reward = float(self.score(answer, task)) if format_ok else 0.0
+        reward = 0.0 if answer is None else float(self.score(answer, task))
         if not 0.0 <= reward <= 1.0:
             raise RuntimeError(f"{type(self).__name__}.score returned {reward}, not in [0, 1]")
-        self._episode_active = False
-        info = {
-            "answer": answer,
-            "format_ok": format_ok,
-            "expected": task.answer,
-            "reward_components": {"outcome": reward},
-        }
-        self._last_text = f"Your answer scored {reward:.2f}."
-        return self._last_text, reward, True, False, info
-
-    def render(self) -> str | None:
-        """The latest observation (``"ansi"``), or None."""
-        return self._last_text if self.render_mode == "ansi" else None
+        info = {"answer": answer or "", "expected": task.answer}
+        return Reply(f"Your answer scored {reward:.2f}.", reward=reward, done=True, info=info)
 
     def hidden_strings(self) -> list[str]:
         """The expected answer must not appear in the prompt."""
