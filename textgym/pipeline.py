@@ -96,8 +96,6 @@ class PipelineConfig:
     """The preset these settings started from (recorded in the report)."""
 
     def __post_init__(self) -> None:
-        from textgym.evaluation import make_policy  # noqa: F401  (import check only)
-
         for name in ("teacher_games", "sft_epochs", "sft_batch_size", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
