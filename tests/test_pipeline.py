@@ -35,6 +35,7 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path) -> None:
     assert perfect.loss == 0.0 and perfect.format == 100.0
     text = (out / "report.md").read_text()
     assert "| RL2 | optimal | 6 |" in text
+    assert (out / "results-optimal.png").exists() and "results-optimal.png" in text
     assert json.loads((out / "config.json").read_text())["preset"] == "quick"
     for name in ("rl1", "rl2"):
         metrics = [json.loads(x) for x in (out / name / "metrics.jsonl").read_text().splitlines()]

@@ -191,6 +191,8 @@ class PipelineReport:
 
     out_dir: Path
     rows: list[StageResult] = field(default_factory=list)
+    summaries: list[Any] = field(default_factory=list)
+    """The :class:`~textgym.evaluation.Summary` behind each row, in the same order."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def table(self) -> str:
@@ -318,6 +320,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             system_prompt=config.system_prompt,
         )
         report.rows.append(StageResult.of(summary))
+        report.summaries.append(summary)
 
     def evaluate_model(name: str, path: Path, temperature: float = 0.0) -> None:
         model, tok = load_model(path)
@@ -451,19 +454,10 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         "",
     ]
     try:
-        from textgym.evaluation import Summary
         from textgym.plots import plot_results
 
-        records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x]
         for opponent in ("optimal", "random"):
-            summaries = []
-            for stage in dict.fromkeys(r.stage for r in report.rows):
-                summary = Summary(stage, opponent)
-                summary.records = [
-                    r for r in records if r["policy"] == stage and r["opponent"] == opponent
-                ]
-                if summary.records:
-                    summaries.append(summary)
+            summaries = [s for s in report.summaries if s.opponent == opponent and len(s)]
             plot_results(summaries, out / f"results-{opponent}.png", f"vs the {opponent} opponent")
             lines.append(f"![vs {opponent}](results-{opponent}.png)")
     except (ImportError, ValueError) as exc:
