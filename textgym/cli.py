@@ -160,6 +160,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         steps=args.steps,
         games_per_batch=args.games_per_batch,
         group_size=args.group_size,
+        advantage_scale=args.advantage_scale,
         lr=args.lr,
         temperature=args.temperature,
         prob_low=args.prob_low,
@@ -278,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_rl.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
     p_rl.add_argument("--games-per-batch", type=int, default=256)
     p_rl.add_argument("--group-size", type=int, default=8)
+    p_rl.add_argument(
+        "--advantage-scale",
+        choices=("none", "std"),
+        default="none",
+        help="std: divide each group's centred rewards by the group's std",
+    )
     p_rl.add_argument("--lr", type=float, default=1e-3)
     p_rl.add_argument("--temperature", type=float, default=1.0)
     p_rl.add_argument("--prob-low", type=float, default=0.2)

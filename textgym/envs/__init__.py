@@ -36,6 +36,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {},
         "Tool use: multi-step arithmetic word problems with a calculator tool; exact answer.",
     ),
+    "TextMCPCalculator-v0": (
+        "textgym.envs.mcp_calculator.env:TextMCPCalculatorEnv",
+        {},
+        "MCP: TextCalculator-v0 with the calculator served by a bundled MCP server (stdio).",
+    ),
     "TextSQL-v0": (
         "textgym.envs.sql.env:TextSQLEnv",
         {},

@@ -48,6 +48,9 @@ class RLConfig:
     """Games played per step. Small batches (< 256) were seen to collapse training."""
     group_size: int = 8
     """Rollouts per episode seed; advantages are relative to the group."""
+    advantage_scale: Literal["none", "std"] = "none"
+    """``none``: advantage = reward - group mean. ``std``: also divided by the group's
+    standard deviation, which weighs a rare loss among draws as much as an even split."""
     lr: float = 1e-3
     """AdamW learning rate (peak, after the warm-up). On the tiny model 3e-4 barely moved
     the reward in 40 steps and 5e-3 collapsed it."""
@@ -110,6 +113,10 @@ class RLConfig:
         if not 0.0 <= self.prob_low <= self.prob_high <= 1.0:
             raise ValueError(
                 f"need 0 <= prob_low <= prob_high <= 1, got {self.prob_low}, {self.prob_high}"
+            )
+        if self.advantage_scale not in ("none", "std"):
+            raise ValueError(
+                f"advantage_scale must be 'none' or 'std', got {self.advantage_scale!r}"
             )
         if self.history not in ("last", "full"):
             raise ValueError(f"history must be 'last' or 'full', got {self.history!r}")
@@ -308,7 +315,7 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
             # 3. group-relative advantages
             rewards = [e.total_reward for e in episodes]
             groups = [e.index // config.group_size for e in episodes]
-            advantages = group_advantages(rewards, groups)
+            advantages = group_advantages(rewards, groups, scale=config.advantage_scale)
             # 4. one CISPO step over every model turn (all ranks' turns under torchrun)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -80,7 +80,10 @@ class SFTConfig:
     batch_size: int = 32
     """Turns per optimizer step."""
     lr: float = 3e-3
-    """AdamW learning rate."""
+    """AdamW learning rate (the peak, with ``schedule="cosine"``)."""
+    schedule: Literal["constant", "cosine"] = "constant"
+    """``cosine``: the learning rate falls from ``lr`` to 0 along a half cosine over all
+    steps."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     grad_clip: float = 1.0
@@ -95,6 +98,8 @@ class SFTConfig:
             )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
 def sft_train(
@@ -117,10 +122,14 @@ def sft_train(
     gen = torch.Generator().manual_seed(config.seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
+    total = config.epochs * -(-len(turns) // config.batch_size)
     model.train()
     for _ in range(config.epochs):
         order = torch.randperm(len(turns), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
+            if config.schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * len(losses) / total))
             batch = collate(
                 [turns[i] for i in order[start : start + config.batch_size]], pad, device
             )

@@ -143,6 +143,7 @@ import pickle, sys
 from textgym.utils.env_checker import transcript_digest
 env, seeds = pickle.loads(sys.stdin.buffer.read())
 print(transcript_digest(env, seeds))
+env.close()
 """
 
 
@@ -279,7 +280,10 @@ def check_text_env(
                 env, seed + 1000, driver_seed=seed + 7, legal_prob=0.3, stop_after=stop_after
             )
             after = play_transcript(env, seed, driver_seed=seed)
-            if after != play_transcript(make(), seed, driver_seed=seed):
+            brand_new = make()
+            replay = play_transcript(brand_new, seed, driver_seed=seed)
+            brand_new.close()
+            if after != replay:
                 _fail(
                     f"seed {seed}: reset did not clear the state left by a previous episode "
                     f"(stopped after {stop_after} steps)"
@@ -332,11 +336,15 @@ def check_text_env(
                     _fail(f"seed {seed}: a copied/unpickled env diverged from the original")
                 if out_a[0] == "error" or out_a[2] or out_a[3]:
                     break
+            twin.close()
 
     if cross_process:
         probe = tuple(seeds[:4])
-        payload = pickle.dumps((make(), probe))
-        here = transcript_digest(make(), probe)
+        blueprint, other = make(), make()
+        payload = pickle.dumps((blueprint, probe))
+        here = transcript_digest(other, probe)
+        blueprint.close()
+        other.close()
         for hash_seed in ("0", "4242"):
             there = _digest_in_subprocess(payload, hash_seed)
             if there != here:
@@ -344,4 +352,5 @@ def check_text_env(
                     f"the same seeds gave different transcripts in a process with "
                     f"PYTHONHASHSEED={hash_seed}"
                 )
+    fresh.close()
     env.close()

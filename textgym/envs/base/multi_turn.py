@@ -20,7 +20,8 @@ Subclass :class:`MultiTurnEnv` and implement two methods::
 The base class seeds ``start`` from ``reset(seed=...)``, extracts the answer (the last
 complete ``<answer>...</answer>``, after an optional ``<think>`` block; ``None`` when the
 format is wrong, so ``respond`` can say so), counts turns, and ends the episode with
-``truncated=True`` when ``max_turns`` answers were given without ``done``.
+``truncated=True`` when ``max_turns`` answers were given without ``done`` (or when a reply
+says ``truncated``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Reply:
     """Reward of this turn."""
     done: bool = False
     """The task is over (solved or failed for good): ``terminated``."""
+    truncated: bool = False
+    """The episode stops for a reason outside the task (a tool server died, say):
+    ``truncated``. Ignored when ``done``."""
     info: dict[str, Any] = field(default_factory=dict)
     """Extra ``info`` entries."""
 
@@ -117,7 +121,7 @@ class MultiTurnEnv(TextEnv):
         self.turn += 1
         reply = self.respond(answer)
         terminated = bool(reply.done)
-        truncated = not terminated and self.turn >= self.max_turns
+        truncated = not terminated and (bool(reply.truncated) or self.turn >= self.max_turns)
         if terminated or truncated:
             self._episode_active = False
         self._last_text = reply.observation

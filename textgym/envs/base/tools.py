@@ -125,8 +125,7 @@ class ToolEnv(MultiTurnEnv):
             raise ValueError(f"tool_timeout must be > 0 seconds, got {tool_timeout!r}")
         self.tool_timeout = float(tool_timeout)
         self.max_result_length = max_result_length
-        self._tools = {fn.__name__: fn for fn in self.tools()}
-        self.schemas = [tool_schema(fn, self.hidden_args) for fn in self._tools.values()]
+        self.schemas = self.tool_schemas()
         self.rules_prompt = self.task_prompt()
         self.system_prompt = (
             f"{self.rules_prompt}\n\nTools (JSON schemas):\n"
@@ -142,6 +141,43 @@ class ToolEnv(MultiTurnEnv):
     def tools(self) -> list[Callable[..., Any]]:
         """The tool functions (bound methods are fine). Override."""
         raise NotImplementedError
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """The JSON schemas the model sees (from :meth:`tools`; envs whose tools live
+        elsewhere, such as :class:`~textgym.envs.base.mcp.MCPEnv`, override this together
+        with :meth:`check_arguments` and :meth:`run_tool`)."""
+        self._tools = {fn.__name__: fn for fn in self.tools()}
+        return [tool_schema(fn, self.hidden_args) for fn in self._tools.values()]
+
+    def check_arguments(self, name: str, args: dict[str, Any]) -> str | None:
+        """What is wrong with the arguments of a call to the known tool ``name`` (None: ok)."""
+        schema = next(s for s in self.schemas if s["name"] == name)["parameters"]
+        props = schema["properties"]
+        unexpected = sorted(set(args) - set(props))
+        missing = [a for a in schema["required"] if a not in args]
+        if unexpected or missing:
+            parts = [f"unexpected {unexpected}"] * bool(unexpected)
+            parts += [f"missing {missing}"] * bool(missing)
+            return f"{name}: {', '.join(parts)} arguments"
+        for arg, value in args.items():
+            if not _type_ok(value, props[arg]["type"]):
+                return f"{name}: argument {arg!r} must be a {props[arg]['type']}"
+        return None
+
+    def run_tool(self, name: str, args: dict[str, Any]) -> Reply:
+        """Run a checked call within ``tool_timeout``; the result or the error is the reply."""
+        state = self.tool_state()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(self._tools[name], **args, **state)
+        try:
+            result = future.result(timeout=self.tool_timeout)
+        except concurrent.futures.TimeoutError:
+            return self._error(f"{name} timed out after {self.tool_timeout:g} s")
+        except Exception as exc:  # the tool's own failure is the model's feedback
+            return self._error(f"{name} failed: {type(exc).__name__}: {exc}")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return self._result(name, str(result))
 
     def task_prompt(self) -> str:
         """What the task is about, without the tool instructions (override)."""
@@ -198,33 +234,18 @@ class ToolEnv(MultiTurnEnv):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             return self._error('a tool call is {"name": ..., "arguments": {...}}')
         name, args = call["name"], call.get("arguments", {})
-        if name not in self._tools:
-            return self._error(f"unknown tool {name!r}; tools: {', '.join(self._tools)}")
+        names = [schema["name"] for schema in self.schemas]
+        if name not in names:
+            return self._error(f"unknown tool {name!r}; tools: {', '.join(names)}")
         if not isinstance(args, dict):
             return self._error("arguments must be a JSON object")
-        schema = next(s for s in self.schemas if s["name"] == name)["parameters"]
-        props = schema["properties"]
-        unexpected = sorted(set(args) - set(props))
-        missing = [a for a in schema["required"] if a not in args]
-        if unexpected or missing:
-            parts = [f"unexpected {unexpected}"] * bool(unexpected)
-            parts += [f"missing {missing}"] * bool(missing)
-            return self._error(f"{name}: {', '.join(parts)} arguments")
-        for arg, value in args.items():
-            if not _type_ok(value, props[arg]["type"]):
-                return self._error(f"{name}: argument {arg!r} must be a {props[arg]['type']}")
-        state = self.tool_state()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self._tools[name], **args, **state)
-        try:
-            result = future.result(timeout=self.tool_timeout)
-        except concurrent.futures.TimeoutError:
-            return self._error(f"{name} timed out after {self.tool_timeout:g} s")
-        except Exception as exc:  # the tool's own failure is the model's feedback
-            return self._error(f"{name} failed: {type(exc).__name__}: {exc}")
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        text = str(result)[: self.max_result_length]
+        problem = self.check_arguments(name, args)
+        if problem is not None:
+            return self._error(problem)
+        return self.run_tool(name, args)
+
+    def _result(self, name: str, text: str) -> Reply:
+        text = text[: self.max_result_length]
         return Reply(f"Result of {name}: {text}", info={"tool_error": None, "tool": name})
 
     def hidden_strings(self) -> list[str]:

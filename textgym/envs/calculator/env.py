@@ -72,6 +72,22 @@ def make_problem(rng: np.random.Generator) -> tuple[str, int]:
     return text, share
 
 
+TASK_PROMPT = "Solve the arithmetic word problem. The answer is a whole number."
+
+
+def draw_task(rng: np.random.Generator) -> Task:
+    """A problem whose answer is not visible in its text."""
+    while True:
+        text, answer = make_problem(rng)
+        if str(answer) not in text:
+            return Task(prompt=text, answer=str(answer))
+
+
+def score_answer(answer: str, task: Task) -> float:
+    """1.0 for the exact number (commas and spaces ignored), else 0.0."""
+    return float(answer.replace(",", "").replace(" ", "") == task.answer)
+
+
 class TextCalculatorEnv(ToolEnv):
     """Multi-step arithmetic word problems; a ``calculate`` tool; reward 1 for the exact answer.
 
@@ -91,15 +107,12 @@ class TextCalculatorEnv(ToolEnv):
 
     def task_prompt(self) -> str:
         """The task."""
-        return "Solve the arithmetic word problem. The answer is a whole number."
+        return TASK_PROMPT
 
     def make_task(self, rng: np.random.Generator) -> Task:
         """A problem whose answer is not visible in its text."""
-        while True:
-            text, answer = make_problem(rng)
-            if str(answer) not in text:
-                return Task(prompt=text, answer=str(answer))
+        return draw_task(rng)
 
     def score(self, answer: str, task: Task) -> float:
         """1.0 for the exact number (commas and spaces ignored), else 0.0."""
-        return float(answer.replace(",", "").replace(" ", "") == task.answer)
+        return score_answer(answer, task)

@@ -1,0 +1,1 @@
+"""``TextMCPCalculator-v0``: TextCalculator-v0 with its calculator served over MCP."""
