@@ -86,6 +86,7 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
         ({"lr": 0}, "lr"),
         ({"prob_low": 0.8, "prob_high": 0.2}, "prob_low"),
         ({"group_size": 1}, "group_size"),
+        ({"advantage_scale": "rank"}, "advantage_scale"),
     ],
 )
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):

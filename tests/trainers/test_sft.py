@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -47,8 +49,30 @@ def test_sft_teaches_the_answer_format(tiny_model_path) -> None:
     assert sum(format_ok) / len(format_ok) > 0.5
 
 
+def test_cosine_schedule_falls_from_the_peak_to_zero(tiny_model_path, monkeypatch) -> None:
+    model, tok = load_model(tiny_model_path)
+    kept, _ = teacher_games(teacher_policy(1.0), "TextTicTacToe-LLM-v0", list(range(8)))
+    turns = sft_tokens(kept, tok)
+    seen: list[float] = []
+
+    class Recording(torch.optim.AdamW):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    config = SFTConfig(epochs=2, batch_size=8, lr=1e-3, schedule="cosine")
+    losses = sft_train(model, tok, turns, config)
+    assert len(seen) == len(losses) == 2 * -(-len(turns) // 8)
+    assert seen[0] == pytest.approx(1e-3)
+    assert all(a > b for a, b in itertools.pairwise(seen))
+    assert seen[-1] < 0.05 * seen[0]
+
+
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match="lr"):
         SFTConfig(lr=0)
+    with pytest.raises(ValueError, match="schedule"):
+        SFTConfig(schedule="linear")
     with pytest.raises(ValueError, match="no SFT examples"):
         sft_train(torch.nn.Linear(1, 1), None, [])
