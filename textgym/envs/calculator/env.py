@@ -72,23 +72,27 @@ def make_problem(rng: np.random.Generator) -> tuple[str, int]:
     return text, share
 
 
-TASK_PROMPT = "Solve the arithmetic word problem. The answer is a whole number."
+class CalculatorTask:
+    """The task side of ``TextCalculator-v0`` and ``TextMCPCalculator-v0``: the same
+    problems for the same seeds, the same scoring (mix it in before the env base class)."""
+
+    def task_prompt(self) -> str:
+        """The task."""
+        return "Solve the arithmetic word problem. The answer is a whole number."
+
+    def make_task(self, rng: np.random.Generator) -> Task:
+        """A problem whose answer is not visible in its text."""
+        while True:
+            text, answer = make_problem(rng)
+            if str(answer) not in text:
+                return Task(prompt=text, answer=str(answer))
+
+    def score(self, answer: str, task: Task) -> float:
+        """1.0 for the exact number (commas and spaces ignored), else 0.0."""
+        return float(answer.replace(",", "").replace(" ", "") == task.answer)
 
 
-def draw_task(rng: np.random.Generator) -> Task:
-    """A problem whose answer is not visible in its text."""
-    while True:
-        text, answer = make_problem(rng)
-        if str(answer) not in text:
-            return Task(prompt=text, answer=str(answer))
-
-
-def score_answer(answer: str, task: Task) -> float:
-    """1.0 for the exact number (commas and spaces ignored), else 0.0."""
-    return float(answer.replace(",", "").replace(" ", "") == task.answer)
-
-
-class TextCalculatorEnv(ToolEnv):
+class TextCalculatorEnv(CalculatorTask, ToolEnv):
     """Multi-step arithmetic word problems; a ``calculate`` tool; reward 1 for the exact answer.
 
     Each problem needs a multiplication, a subtraction and a division of numbers too big for
@@ -104,15 +108,3 @@ class TextCalculatorEnv(ToolEnv):
     def tools(self) -> list:
         """The calculator."""
         return [calculate]
-
-    def task_prompt(self) -> str:
-        """The task."""
-        return TASK_PROMPT
-
-    def make_task(self, rng: np.random.Generator) -> Task:
-        """A problem whose answer is not visible in its text."""
-        return draw_task(rng)
-
-    def score(self, answer: str, task: Task) -> float:
-        """1.0 for the exact number (commas and spaces ignored), else 0.0."""
-        return score_answer(answer, task)

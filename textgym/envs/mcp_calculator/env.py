@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from textgym.envs.base.mcp import MCPEnv, MCPServerSpec
-from textgym.envs.base.single_turn import Task
-from textgym.envs.calculator.env import TASK_PROMPT, draw_task, score_answer
+from textgym.envs.calculator.env import CalculatorTask
 
 
-class TextMCPCalculatorEnv(MCPEnv):
+class TextMCPCalculatorEnv(CalculatorTask, MCPEnv):
     """Multi-step arithmetic word problems; ``calculate`` comes from an MCP server.
 
     The server (:mod:`textgym.envs.mcp_calculator.server`) ships in the package and runs
@@ -36,15 +33,3 @@ class TextMCPCalculatorEnv(MCPEnv):
     def servers(self) -> list[MCPServerSpec]:
         """The calculator server, run by this interpreter."""
         return [MCPServerSpec(sys.executable, ("-m", "textgym.envs.mcp_calculator.server"))]
-
-    def task_prompt(self) -> str:
-        """The task."""
-        return TASK_PROMPT
-
-    def make_task(self, rng: np.random.Generator) -> Task:
-        """A problem whose answer is not visible in its text."""
-        return draw_task(rng)
-
-    def score(self, answer: str, task: Task) -> float:
-        """1.0 for the exact number (commas and spaces ignored), else 0.0."""
-        return score_answer(answer, task)
