@@ -115,15 +115,16 @@ class MCPConnection:
         try:
             self.tools: list[Any] = self._ready.result(timeout=startup_timeout)
         except concurrent.futures.TimeoutError:
+            tail = self._stderr_tail()  # read before close() drops the log
             self.close()
             raise MCPServerError(
-                f"MCP server `{spec}` did not start within {startup_timeout:g} s"
-                f"{self._stderr_tail()}"
+                f"MCP server `{spec}` did not start within {startup_timeout:g} s{tail}"
             ) from None
         except BaseException as exc:
+            tail = self._stderr_tail()
             self.close()
             raise MCPServerError(
-                f"could not start MCP server `{spec}`: {_describe(exc)}{self._stderr_tail()}"
+                f"could not start MCP server `{spec}`: {_describe(exc)}{tail}"
             ) from None
 
     async def _serve(self, mcp: Any, params: Any) -> None:
