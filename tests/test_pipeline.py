@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from textgym import audit
 from textgym.cli import main
 from textgym.pipeline import PipelineConfig, preset_config, run_pipeline
 
@@ -21,12 +22,17 @@ SMALL = dict(
     group_size=4,
     eval_episodes=6,
     eval_every=1,
+    audit=False,
 )
 
 
-def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path) -> None:
+def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path, monkeypatch) -> None:
+    # the audit code path in full, on every 40th position (all 9,040 take minutes here)
+    every = audit.reachable_positions()
+    monkeypatch.setattr(audit, "reachable_positions", lambda: every[::40])
     out = tmp_path / "run"
-    report = run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+    settings = {**SMALL, "audit": True}
+    report = run_pipeline(preset_config("quick", out_dir=str(out), **settings), progress=False)
     players = {r.stage for r in report.rows}
     assert players == {"perfect", "teacher (teacher:0.7)", "base", "SFT", "RL1", "RL2", "RL2 (T=1)"}
     assert {r.opponent for r in report.rows} == {"random", "optimal"}
@@ -43,12 +49,21 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path) -> None:
         assert (out / name / "checkpoint" / "config.json").exists()
     lines = (out / "results.jsonl").read_text().splitlines()
     assert len(lines) == 7 * 2 * 6
+    audits = {a.stage: a for a in report.audits}
+    assert set(audits) == {"perfect", "teacher (teacher:0.7)", "base", "SFT", "RL1", "RL2"}
+    assert audits["perfect"].optimal == 100.0 and audits["perfect"].positions == 226
+    assert audits["base"].legal < 50.0  # random weights rarely answer in format
+    assert "| perfect | 226 | 100.0 | 100.0 |" in text
+    audit_lines = (out / "audit.jsonl").read_text().splitlines()
+    assert len(audit_lines) == 6
 
     # the same command again finds every stage done: nothing is played or trained twice
     sft_before = (out / "sft" / "model.safetensors").stat().st_mtime_ns
-    again = run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+    again = run_pipeline(preset_config("quick", out_dir=str(out), **settings), progress=False)
     assert [r.win for r in again.rows] == [r.win for r in report.rows]
     assert (out / "results.jsonl").read_text().splitlines() == lines
+    assert (out / "audit.jsonl").read_text().splitlines() == audit_lines
+    assert [a.optimal for a in again.audits] == [a.optimal for a in report.audits]
     assert (out / "sft" / "model.safetensors").stat().st_mtime_ns == sft_before
 
 

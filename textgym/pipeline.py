@@ -12,8 +12,9 @@ running the same command again continues where it stopped and never redoes finis
 4. ``rl2/``: CISPO against strong opponents (``rl2_prob``) at a higher temperature, so the
    few remaining losses still show up in the rollouts;
 5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
-   and the perfect opponent (the final student also at temperature 1), and ``report.md``
-   with the table, the plots and the config.
+   and the perfect opponent (the final student also at temperature 1), a board audit of
+   every stage (its greedy move on all 9,040 positions of the game, :mod:`textgym.audit`),
+   and ``report.md`` with the tables, the plots and the config.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class PipelineConfig:
     """What the model sees each turn."""
     seed: int = 0
     """Root of all randomness; evaluation games are the same for every stage."""
+    audit: bool = True
+    """Audit every local player on all 9,040 positions (an ``openai:`` teacher never: that
+    would be 9,040 requests)."""
     preset: str = "default"
     """The preset these settings started from (recorded in the report)."""
 
@@ -186,6 +190,17 @@ class StageResult:
 
 
 @dataclass
+class AuditRow:
+    """One player's board audit (rates in % of the 9,040 positions)."""
+
+    stage: str
+    positions: int
+    legal: float
+    optimal: float
+    """Moves that keep the position's game-theoretic value."""
+
+
+@dataclass
 class PipelineReport:
     """What a pipeline run produced."""
 
@@ -194,6 +209,17 @@ class PipelineReport:
     summaries: list[Any] = field(default_factory=list)
     """The :class:`~textgym.evaluation.Summary` behind each row, in the same order."""
     timings: dict[str, float] = field(default_factory=dict)
+    audits: list[AuditRow] = field(default_factory=list)
+
+    def audit_table(self) -> str:
+        """The board audits as a Markdown table."""
+        lines = [
+            "| player | positions | legal % | optimal % |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for a in self.audits:
+            lines.append(f"| {a.stage} | {a.positions} | {a.legal:.1f} | {a.optimal:.1f} |")
+        return "\n".join(lines)
 
     def table(self) -> str:
         """The results as a Markdown table."""
@@ -286,7 +312,8 @@ def _probe_teacher(teacher: Any, env_id: str) -> None:
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
 
-    from textgym.evaluation import evaluate, make_policy
+    from textgym.audit import audit_policy
+    from textgym.evaluation import evaluate, make_policy, read_records
     from textgym.models import build_tiny_model
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.trainers.rl import RLConfig, train_rl
@@ -322,6 +349,23 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
         report.rows.append(StageResult.of(summary))
         report.summaries.append(summary)
 
+    audit_path = out / "audit.jsonl"
+
+    def audit_stage(name: str, policy: Any) -> None:
+        if not config.audit:
+            return
+        done = {r.get("stage"): r for r in read_records(audit_path)}
+        if name not in done:
+            _log(f"board audit of {name}")
+            audit = audit_policy(policy, config.env_id, system_prompt=config.system_prompt)
+            row = asdict(
+                AuditRow(name, audit.positions, audit.rate("legal"), audit.rate("optimal"))
+            )
+            with audit_path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            done[name] = row
+        report.audits.append(AuditRow(**{f.name: done[name][f.name] for f in fields(AuditRow)}))
+
     def evaluate_model(name: str, path: Path, temperature: float = 0.0) -> None:
         model, tok = load_model(path)
         for opponent in ("random", "optimal"):
@@ -333,6 +377,10 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
                 seed=config.seed,
             )
             evaluate_stage(name, policy, opponent)
+        if temperature == 0.0:
+            audit_stage(
+                name, HFPolicy(model, tok, temperature=0.0, max_new_tokens=config.max_new_tokens)
+            )
 
     # 1. base model and reference players
     started = time.perf_counter()
@@ -358,6 +406,11 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     for opponent in ("random", "optimal"):
         evaluate_stage("perfect", parse_player("minimax", seed=config.seed), opponent)
         evaluate_stage(f"teacher ({config.teacher})", teacher, opponent)
+    audit_stage("perfect", parse_player("minimax", seed=config.seed))
+    if not config.teacher.startswith("openai:"):
+        # a fresh instance: the teacher's own generator must stay as it is for its SFT games
+        fresh = make_policy(config.teacher, seed=config.seed, max_new_tokens=config.max_new_tokens)
+        audit_stage(f"teacher ({config.teacher})", fresh)
     evaluate_model("base", base)
     report.timings["base"] = time.perf_counter() - started
 
@@ -453,6 +506,15 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         report.table(),
         "",
     ]
+    if report.audits:
+        lines += [
+            "Board audit: each player's greedy move on every position of the game where it is",
+            "to move (9,040: either mark, either mark first); optimal = keeps the position's",
+            "game-theoretic value.",
+            "",
+            report.audit_table(),
+            "",
+        ]
     try:
         from textgym.plots import plot_results
 
@@ -479,6 +541,7 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
 __all__ = [
     "COMPACT_SYSTEM_PROMPT",
     "PRESETS",
+    "AuditRow",
     "PipelineConfig",
     "PipelineReport",
     "StageResult",

@@ -263,3 +263,53 @@ def test_compact_style_shows_the_same_game_in_one_line() -> None:
             obs_c, _, _, _, info_c = compact.step(move)
     with pytest.raises(ValueError, match="observation_style"):
         gym.make("TextTicTacToe-v0", observation_style="tiny")
+
+
+@pytest.mark.parametrize(
+    ("board", "mark", "first"),
+    [
+        ("X...O....", "X", "X"),  # as many X as O: the agent moved first
+        ("X...O....", "O", "O"),
+        ("X........", "O", "X"),  # one mark fewer: the opponent moved first
+        ("OX.X.....", "O", "X"),
+    ],
+)
+def test_reset_from_a_board(board: str, mark: str, first: str) -> None:
+    env = TextTicTacToeEnv(observation_style="compact")
+    obs, info = env.reset(seed=1, options={"board": board, "agent_mark": mark})
+    assert (info["board"], info["agent_mark"], info["first_mark"]) == (board, mark, first)
+    assert info["legal_actions"] == [str(c + 1) for c in rules.legal_moves(board)]
+    assert obs.startswith(f"{mark} ")
+    cell = rules.legal_moves(board)[0]
+    _, _, _, _, info = env.step(str(cell + 1))
+    assert info["board"][cell] == mark
+    assert info["board"].count(rules.other(mark)) == board.count(rules.other(mark)) + (
+        info["result"] is None
+    )
+
+
+def test_reset_from_a_board_infers_the_mark_to_move_and_shows_no_first_move_line() -> None:
+    env = TextTicTacToeEnv()
+    obs, info = env.reset(seed=0, options={"board": "XX..O...."})
+    assert info["agent_mark"] == "O" and info["first_mark"] == "X"
+    assert "You move first" not in obs and "You play O" in obs
+    # the empty board with a given mark is the ordinary opening
+    obs, info = env.reset(seed=0, options={"board": ".........", "agent_mark": "X"})
+    assert "You move first" in obs and info["first_mark"] == "X"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"board": "XXX.OO..."}, "already over"),
+        ({"board": "X..."}, "9 characters"),
+        ({"board": 7}, "9 characters"),
+        ({"board": "XX......."}, "not a position"),
+        ({"board": "X........", "agent_mark": "X"}, "cannot be X's turn"),
+        ({"board": "X...O....", "agent_mark": "X", "agent_first": False}, "disagrees"),
+    ],
+)
+def test_reset_from_a_bad_board_is_refused(options: dict, message: str) -> None:
+    env = TextTicTacToeEnv()
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)

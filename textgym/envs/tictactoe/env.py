@@ -16,7 +16,7 @@ from textgym.envs.tictactoe.rules import Board, Mark
 #: Exact action strings for cells 0..8 (people and models number cells 1..9).
 CELL_ACTIONS: tuple[str, ...] = tuple(str(i + 1) for i in range(9))
 _ACTION_TO_CELL: dict[str, int] = {a: i for i, a in enumerate(CELL_ACTIONS)}
-_RESET_OPTIONS = frozenset({"random_move_prob", "agent_mark", "agent_first"})
+_RESET_OPTIONS = frozenset({"random_move_prob", "agent_mark", "agent_first", "board"})
 
 #: Builds the generator the opponent uses for its next reply from (board, episode key).
 OpponentRngFactory = Callable[[Board, int], np.random.Generator]
@@ -134,7 +134,11 @@ class TextTicTacToeEnv(TextEnv):
     * ``observation_style`` — ``"full"`` (the drawn board, default) or ``"compact"``.
 
     ``reset(options=...)`` accepts ``random_move_prob``, ``agent_mark`` and ``agent_first``
-    to override them for that episode only.
+    to override them for that episode only, and ``board`` (9 characters of ``X``, ``O``,
+    ``.``, as in ``info["board"]``) to start from that position with the agent to move:
+    with as many X as O the agent moved first, with one mark fewer than the opponent the
+    opponent did (``agent_first`` may be given too but must agree). A board whose game is
+    over, or where the agent cannot be the one to move, is refused with ``ValueError``.
 
     ## Info
     ``legal_actions`` (exact legal action strings), ``board`` (9 characters of ``X``, ``O``,
@@ -245,7 +249,17 @@ class TextTicTacToeEnv(TextEnv):
         self._opponent_move = None
         self._turn = 0
         self._episode_active = True
-        if not agent_first:
+        if "board" in options:
+            board = options["board"]
+            if mark is None and rules.is_valid_board(board):
+                # the mark to move is the one with fewer marks on the board
+                xs, os_ = board.count("X"), board.count("O")
+                if xs != os_:
+                    self._mark = "X" if xs < os_ else "O"
+            self._board, self._first = _check_start_board(
+                board, self._mark, _check_first(options.get("agent_first"))
+            )
+        elif not agent_first:
             self._opponent_plays()
         obs = self._observe(None, "none")
         if self.render_mode == "human":
@@ -314,7 +328,7 @@ class TextTicTacToeEnv(TextEnv):
                 self._board,
                 self._mark,
                 self._opponent_move,
-                self._turn == 0,
+                self._turn == 0 and self._board == rules.EMPTY_BOARD,
                 illegal_reason,
                 result,
             )
@@ -358,6 +372,31 @@ def _check_prob(p: object) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"random_move_prob must be in [0, 1], got {p!r}")
     return value
+
+
+def _check_start_board(board: object, mark: Mark, agent_first: bool | None) -> tuple[Board, Mark]:
+    """Validate a ``board`` reset option; return it and the mark that moved first."""
+    if not rules.is_valid_board(board):
+        raise ValueError(f"board must be 9 characters of 'X', 'O' and '.', got {board!r}")
+    if rules.is_over(board):  # type: ignore[arg-type]
+        raise ValueError(f"the game on board {board!r} is already over")
+    if abs(board.count("X") - board.count("O")) > 1:  # type: ignore[union-attr]
+        raise ValueError(f"board {board!r} is not a position of a game (marks alternate)")
+    mine, theirs = board.count(mark), board.count(rules.other(mark))  # type: ignore[union-attr]
+    if mine == theirs:
+        first = mark
+    elif mine == theirs - 1:
+        first = rules.other(mark)
+    else:
+        raise ValueError(
+            f"on board {board!r} it cannot be {mark}'s turn ({mine} {mark} against "
+            f"{theirs} {rules.other(mark)}); set agent_mark to the mark that moves next"
+        )
+    if agent_first is not None and agent_first != (first == mark):
+        raise ValueError(
+            f"agent_first={agent_first} disagrees with board {board!r}, where {first} moved first"
+        )
+    return board, first  # type: ignore[return-value]
 
 
 def _check_mark(mark: object) -> Mark | None:
