@@ -142,3 +142,15 @@ def test_ctrl_c_points_to_resume(tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "r.jsonl"
     assert main(["eval", "--out", str(out)]) == 130
     assert "rerun with --resume" in capsys.readouterr().err
+
+
+def test_audit_scores_players_on_every_position(capsys) -> None:
+    argv = ["audit", "--policy", "minimax,random", "--env", "TextTicTacToe-LLM-Compact-v0"]
+    assert main([*argv, "--show-mistakes", "2"]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line.split() for line in captured.out.splitlines()[2:]}
+    assert rows["minimax"][1:] == ["9040", "100.0", "100.0", "100.0"]
+    assert float(rows["random"][4]) < 90.0
+    assert captured.err.count("random: ") == 2 and "minimax: " not in captured.err
+    assert main(["audit", "--policy", "grandmaster"]) == 2
+    assert "unknown player" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""``textgym`` command line: ``envs``, ``play``, ``eval``, ``pipeline`` and ``train``. Thin: it
-calls the library."""
+"""``textgym`` command line: ``envs``, ``play``, ``eval``, ``audit``, ``pipeline`` and
+``train``. Thin: it calls the library."""
 
 from __future__ import annotations
 
@@ -103,6 +103,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"moving first {float(first.win):.1%} win / {float(first.loss):.1%} loss, "
             f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
         )
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from textgym.audit import audit_policy
+    from textgym.evaluation import answer_template, make_policy
+
+    players = [s.strip() for s in args.policy.split(",") if s.strip()]
+    if not players:
+        raise ValueError("--policy names no player")
+    for spec in players:
+        if not spec.startswith(("hf:", "openai:")):
+            parse_player(spec)
+    rows = []
+    for spec in players:
+        policy = make_policy(
+            spec,
+            answer_template(args.env),
+            seed=args.seed,
+            max_new_tokens=args.max_new_tokens,
+            base_url=args.base_url,
+        )
+        audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
+        rows.append(
+            [
+                spec,
+                str(audit.positions),
+                f"{audit.rate('well_formed'):.1f}",
+                f"{audit.rate('legal'):.1f}",
+                f"{audit.rate('optimal'):.1f}",
+            ]
+        )
+        for board, mark, answer in audit.mistakes[: args.show_mistakes]:
+            print(f"{spec}: {mark} to move on {board}: answered {answer!r}", file=sys.stderr)
+    print(format_table(rows, ["policy", "positions", "format%", "legal%", "optimal%"]))
     return 0
 
 
@@ -234,6 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--plot", default=None, help="write a W/D/L bar chart PNG here")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
+
+    p_audit = sub.add_parser(
+        "audit", help="score players' moves on every position of the game (9,040)"
+    )
+    p_audit.add_argument(
+        "--policy",
+        default="minimax",
+        help=f"comma-separated players: {', '.join(SCRIPTED_PLAYERS)}",
+    )
+    p_audit.add_argument("--env", default="TextTicTacToe-LLM-v0", help="a tic-tac-toe env id")
+    p_audit.add_argument(
+        "--system-prompt", default=None, help="replaces the env's system prompt (as in training)"
+    )
+    p_audit.add_argument("--seed", type=int, default=0)
+    p_audit.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
+    p_audit.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    p_audit.add_argument(
+        "--show-mistakes", type=int, default=0, help="print the first N non-optimal answers"
+    )
+    p_audit.set_defaults(func=_cmd_audit)
 
     p_pipe = sub.add_parser(
         "pipeline", help="tiny model -> teacher SFT -> two CISPO rounds -> report"
