@@ -142,6 +142,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "games_per_batch": 64,
         "eval_episodes": 50,
         "eval_every": 0,
+        "audit": False,
     },
 }
 
