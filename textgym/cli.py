@@ -53,12 +53,20 @@ def _cmd_play(args: argparse.Namespace) -> int:
             return 0
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    players = [s.strip() for s in args.policy.split(",") if s.strip()]
-    opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
+def _players(spec_list: str) -> list[str]:
+    """The comma-separated player names of ``--policy``, each checked before any work."""
+    players = [s.strip() for s in spec_list.split(",") if s.strip()]
+    if not players:
+        raise ValueError("--policy names no player")
     for spec in players:
         if not spec.startswith(("hf:", "openai:")):
             parse_player(spec)
+    return players
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    players = _players(args.policy)
+    opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
     for spec in opponents:
         parse_opponent(spec)
     if args.resume and not args.out:
@@ -110,14 +118,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from textgym.audit import audit_policy
     from textgym.evaluation import answer_template, make_policy
 
-    players = [s.strip() for s in args.policy.split(",") if s.strip()]
-    if not players:
-        raise ValueError("--policy names no player")
-    for spec in players:
-        if not spec.startswith(("hf:", "openai:")):
-            parse_player(spec)
     rows = []
-    for spec in players:
+    for spec in _players(args.policy):
         policy = make_policy(
             spec,
             answer_template(args.env),

@@ -250,14 +250,8 @@ class TextTicTacToeEnv(TextEnv):
         self._turn = 0
         self._episode_active = True
         if "board" in options:
-            board = options["board"]
-            if mark is None and rules.is_valid_board(board):
-                # the mark to move is the one with fewer marks on the board
-                xs, os_ = board.count("X"), board.count("O")
-                if xs != os_:
-                    self._mark = "X" if xs < os_ else "O"
-            self._board, self._first = _check_start_board(
-                board, self._mark, _check_first(options.get("agent_first"))
+            self._board, self._mark, self._first = _check_start_board(
+                options["board"], mark, self._mark, _check_first(options.get("agent_first"))
             )
         elif not agent_first:
             self._opponent_plays()
@@ -374,14 +368,23 @@ def _check_prob(p: object) -> float:
     return value
 
 
-def _check_start_board(board: object, mark: Mark, agent_first: bool | None) -> tuple[Board, Mark]:
-    """Validate a ``board`` reset option; return it and the mark that moved first."""
+def _check_start_board(
+    board: object, mark: Mark | None, drawn_mark: Mark, agent_first: bool | None
+) -> tuple[Board, Mark, Mark]:
+    """Validate a ``board`` reset option; return it, the agent's mark and the first mark.
+
+    Without an explicit ``mark`` the agent is the mark with fewer marks on the board, or
+    ``drawn_mark`` when both have as many.
+    """
     if not rules.is_valid_board(board):
         raise ValueError(f"board must be 9 characters of 'X', 'O' and '.', got {board!r}")
     if rules.is_over(board):  # type: ignore[arg-type]
         raise ValueError(f"the game on board {board!r} is already over")
-    if abs(board.count("X") - board.count("O")) > 1:  # type: ignore[union-attr]
+    xs, os_ = board.count("X"), board.count("O")  # type: ignore[union-attr]
+    if abs(xs - os_) > 1:
         raise ValueError(f"board {board!r} is not a position of a game (marks alternate)")
+    if mark is None:
+        mark = drawn_mark if xs == os_ else ("X" if xs < os_ else "O")
     mine, theirs = board.count(mark), board.count(rules.other(mark))  # type: ignore[union-attr]
     if mine == theirs:
         first = mark
@@ -396,7 +399,7 @@ def _check_start_board(board: object, mark: Mark, agent_first: bool | None) -> t
         raise ValueError(
             f"agent_first={agent_first} disagrees with board {board!r}, where {first} moved first"
         )
-    return board, first  # type: ignore[return-value]
+    return board, mark, first  # type: ignore[return-value]
 
 
 def _check_mark(mark: object) -> Mark | None:
