@@ -49,6 +49,9 @@ def test_plan_batch_is_seeded_and_validated() -> None:
     assert len(plan) == 32 and len({g.seed for g in plan}) == 32
     assert plan == plan_batch(step_seed=7, games=256, group_size=8, prob_range=(0.2, 0.7))
     assert plan != plan_batch(step_seed=8, games=256, group_size=8, prob_range=(0.2, 0.7))
+    # (run seed, step) pairs, as the RL loop passes them: flat entropy, any numpy version
+    by_step = [plan_batch([0, step], 64, 8, (0.0, 1.0)) for step in (1, 2)]
+    assert by_step[0] == plan_batch((0, 1), 64, 8, (0.0, 1.0)) and by_step[0] != by_step[1]
     with pytest.raises(ValueError, match="multiple"):
         plan_batch(0, games=100, group_size=8, prob_range=(0.0, 1.0))
     with pytest.raises(ValueError, match="group_size"):

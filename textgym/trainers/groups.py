@@ -91,7 +91,7 @@ class GroupPlan:
 
 
 def plan_batch(
-    step_seed: int,
+    step_seed: int | Sequence[int],
     games: int,
     group_size: int,
     prob_range: tuple[float, float],
@@ -104,7 +104,9 @@ def plan_batch(
         raise ValueError(
             f"games ({games}) must be a positive multiple of group_size ({group_size})"
         )
-    rng = np.random.default_rng([step_seed, 0x7E47])
+    # one flat entropy list: numpy >= 2.5 refuses nested seed sequences
+    entropy = [step_seed] if isinstance(step_seed, int) else list(step_seed)
+    rng = np.random.default_rng([*(int(x) for x in entropy), 0x7E47])
     n_groups = games // group_size
     probs = stratified_probs(n_groups, prob_range[0], prob_range[1], buckets, rng)
     seeds = rng.integers(2**31, size=n_groups)

@@ -92,7 +92,9 @@ class RLConfig:
     eval_games: int = 100
     """Games per opponent in those evaluations (fixed seeds)."""
     device: str = "auto"
-    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. A resumed
+    run repeats the uninterrupted one bit for bit on CPU; on CUDA, kernels that add with
+    atomics (embedding backward, some matmuls) can make the two differ in the last bits."""
     seed: int = 0
     """Root of every step's randomness."""
 
@@ -179,28 +181,40 @@ def _episode_means(episodes) -> dict[str, float]:
     }
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when started by ``torchrun``."""
+def _distributed(device: str) -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by ``torchrun``.
+
+    The backend follows the device the model trains on: NCCL for CUDA, gloo otherwise (a
+    CPU run on a machine that has GPUs must not pick NCCL, which cannot move CPU tensors).
+    """
     import os
 
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
 def _device(config: RLConfig) -> str:
+    """The resolved device; under ``torchrun`` on CUDA each local rank takes its own GPU."""
     import os
 
-    if config.device != "auto":
-        return config.device
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return "cpu"
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        local = int(os.environ["LOCAL_RANK"])
+        if local >= torch.cuda.device_count():
+            raise ValueError(
+                f"local rank {local} has no GPU of its own ({torch.cuda.device_count()} "
+                "visible): start at most that many processes per node, or pass device='cpu'"
+            )
+        device = f"cuda:{local}"
+    return device
 
 
 def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
@@ -250,7 +264,8 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
     """
     import time
 
-    rank, world = _distributed()
+    device = _device(config)
+    rank, world = _distributed(device)
     groups_per_batch = config.games_per_batch // config.group_size
     if groups_per_batch < world:
         raise ValueError(
@@ -266,7 +281,7 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
         state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
         start_step = int(state["step"])
         model_path = ckpt
-    model, tokenizer = load_model(model_path, _device(config))
+    model, tokenizer = load_model(model_path, device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
