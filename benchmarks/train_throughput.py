@@ -1,7 +1,7 @@
 """CISPO step throughput next to a bare forward + backward on the same batch, in one run.
 
-Plays ``--games`` games of the pipeline's env (TextTicTacToe-LLM-Compact-v0) with the
-pipeline's tiny model (64 wide, 2 layers; sampling, the compact system prompt), turns them
+Plays ``--games`` games of the pipeline's env (TextTicTacToe-LLM-Letters-v0) with the
+pipeline's tiny model (64 wide, 2 layers; sampling, no system message), turns them
 into training turns with group advantages, and then times, on exactly those turns:
 
 - **bare**: ``model(input_ids, attention_mask)``, mean cross-entropy over the completion
@@ -38,7 +38,7 @@ import torch
 def make_batch(model_dir: Path, games: int, out: Path) -> None:
     """Play the games and pickle the training turns."""
     from textgym.models import build_tiny_model
-    from textgym.pipeline import COMPACT_SYSTEM_PROMPT, ENV_ID
+    from textgym.pipeline import ENV_ID, SYSTEM_PROMPT
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.rollout import rollout
     from textgym.trainers.groups import group_advantages
@@ -53,7 +53,7 @@ def make_batch(model_dir: Path, games: int, out: Path) -> None:
         ENV_ID,
         seeds,
         history="last",
-        system_prompt=COMPACT_SYSTEM_PROMPT,
+        system_prompt=SYSTEM_PROMPT,
     )
     adv = group_advantages([e.total_reward for e in episodes], [e.seed for e in episodes])
     turns = [t for e, a in zip(episodes, adv, strict=True) for t in episode_tokens(e, a)]

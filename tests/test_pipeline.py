@@ -79,6 +79,8 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:
     ("overrides", "message"),
     [
         ({"rl1_prob": (0.8, 0.2)}, "rl1_prob"),
+        ({"rl2_lr": 0.0}, "rl2_lr"),
+        ({"sft_lr": float("nan")}, "sft_lr"),
         ({"teacher_games": 0}, "teacher_games"),
         ({"teacher": "grandmaster"}, "unknown player"),
         ({"model": "/no/such/folder"}, "not a folder"),

@@ -165,7 +165,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
 def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.evaluation import make_policy
-    from textgym.pipeline import COMPACT_SYSTEM_PROMPT, mixed_teacher_games
+    from textgym.pipeline import SYSTEM_PROMPT, mixed_teacher_games
     from textgym.policies.hf import load_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
 
@@ -174,7 +174,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         raise ValueError(f"--games must be >= 1, got {args.games}")
     model, tok = load_model(args.model)
     teacher = make_policy(args.teacher, seed=args.seed, base_url=args.base_url)
-    prompt = None if args.env_prompt else COMPACT_SYSTEM_PROMPT
+    prompt = None if args.env_prompt else SYSTEM_PROMPT
     kept, games = mixed_teacher_games(
         teacher, args.games, args.seed, args.env, system_prompt=prompt
     )
@@ -188,7 +188,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_rl(args: argparse.Namespace) -> int:
-    from textgym.pipeline import COMPACT_SYSTEM_PROMPT
+    from textgym.pipeline import SYSTEM_PROMPT
     from textgym.trainers.rl import RLConfig, train_rl
 
     config = RLConfig(
@@ -203,7 +203,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         prob_low=args.prob_low,
         prob_high=args.prob_high,
         eval_every=args.eval_every,
-        system_prompt=None if args.env_prompt else COMPACT_SYSTEM_PROMPT,
+        system_prompt=None if args.env_prompt else SYSTEM_PROMPT,
         env_id=args.env,
         seed=args.seed,
     )
@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_sft.add_argument("--teacher", default="teacher:0.7")
     p_sft.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
     p_sft.add_argument("--base-url", default=None, help="server of an openai: teacher")
-    p_sft.add_argument("--games", type=int, default=2000)
-    p_sft.add_argument("--epochs", type=int, default=4)
-    p_sft.add_argument("--batch-size", type=int, default=32)
+    p_sft.add_argument("--games", type=int, default=8000)
+    p_sft.add_argument("--epochs", type=int, default=6)
+    p_sft.add_argument("--batch-size", type=int, default=256)
     p_sft.add_argument("--lr", type=float, default=3e-3)
     p_sft.add_argument("--seed", type=int, default=0)
     p_sft.add_argument(

@@ -7,10 +7,11 @@ running the same command again continues where it stopped and never redoes finis
    perfect player;
 2. ``sft/``: the teacher plays ``teacher_games`` games against opponents of every skill;
    the model imitates the games the teacher did not lose;
-3. ``rl1/``: CISPO against opponents with ``random_move_prob`` in ``rl1_prob`` (mostly weak
-   ones, so that wins are there to be learned);
-4. ``rl2/``: CISPO against strong opponents (``rl2_prob``) at a higher temperature, so the
-   few remaining losses still show up in the rollouts;
+3. ``rl1/``: CISPO against opponents with ``random_move_prob`` in ``rl1_prob`` (strong to
+   fairly weak: the student unlearns the teacher's losing moves);
+4. ``rl2/``: CISPO against opponents of every skill (``rl2_prob``) at a lower learning rate:
+   the student learns to win more against weak opponents without giving up the draw
+   against strong ones;
 5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
    and the perfect opponent (the final student also at temperature 1), a board audit of
    every stage (its greedy move on all 9,040 positions of the game, :mod:`textgym.audit`),
@@ -20,6 +21,7 @@ running the same command again continues where it stopped and never redoes finis
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -27,14 +29,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-#: What the tiny model reads instead of the env's long English rules. It cannot read them
-#: anyway (it starts from random weights); a short prompt makes every step cheaper.
-COMPACT_SYSTEM_PROMPT = "Tic-tac-toe. Answer <move>N</move>."
+#: The system message of the tiny model: none. It starts from random weights and cannot
+#: read the env's English rules; without a system message a turn is about 50 tokens
+#: instead of about 100, so every stage runs nearly twice as fast.
+SYSTEM_PROMPT = ""
 
-#: The env of the pipeline: ``TextTicTacToe-LLM-v0`` with one-line boards, which a tiny
-#: model learns to read far faster than the drawn grid (about 240 tokens per turn with the
-#: grid, about 70 with the line).
-ENV_ID = "TextTicTacToe-LLM-Compact-v0"
+#: The env of the pipeline: ``TextTicTacToe-LLM-v0`` with one-line boards where each cell
+#: is one character naming the cell and its owner (``X 1B3/4e6/78I``). On the compact line
+#: (``X 1O3/4X6/78O legal 134678``) a 64-wide model sat at about 70% optimal moves for
+#: hundreds of thousands of examples before it learned to tell where the marks are; on
+#: this line it learns that in a few minutes of SFT (README: "What was tried").
+ENV_ID = "TextTicTacToe-LLM-Letters-v0"
 
 
 @dataclass
@@ -57,26 +62,30 @@ class PipelineConfig:
     """The environment (any tic-tac-toe LLM env id)."""
     teacher_games: int = 8000
     """Games the teacher plays for the warm-up (lost ones are dropped)."""
-    sft_epochs: int = 3
+    sft_epochs: int = 6
     """Passes over the teacher's turns."""
     sft_lr: float = 3e-3
     """SFT learning rate."""
-    sft_batch_size: int = 32
-    """Turns per SFT step."""
-    rl1_steps: int = 50
+    sft_batch_size: int = 256
+    """Turns per SFT step (256 imitated the teacher far better than 32 for the same
+    examples: README, "What was tried")."""
+    rl1_steps: int = 40
     """CISPO steps of round 1."""
-    rl1_prob: tuple[float, float] = (0.2, 0.7)
+    rl1_prob: tuple[float, float] = (0.0, 0.7)
     """Opponent ``random_move_prob`` range of round 1."""
     rl1_temperature: float = 1.0
     """Sampling temperature of round 1."""
-    rl2_steps: int = 70
+    rl1_lr: float = 1e-3
+    """CISPO learning rate of round 1."""
+    rl2_steps: int = 60
     """CISPO steps of round 2."""
-    rl2_prob: tuple[float, float] = (0.0, 0.25)
+    rl2_prob: tuple[float, float] = (0.0, 1.0)
     """Opponent ``random_move_prob`` range of round 2."""
-    rl2_temperature: float = 1.2
+    rl2_temperature: float = 1.0
     """Sampling temperature of round 2."""
-    rl_lr: float = 1e-3
-    """CISPO learning rate."""
+    rl2_lr: float = 3e-4
+    """CISPO learning rate of round 2 (at 1e-3 the greedy player swung between 0 and 6 %
+    losses to the perfect opponent from one check to the next)."""
     games_per_batch: int = 256
     """Games per CISPO step."""
     group_size: int = 8
@@ -87,8 +96,9 @@ class PipelineConfig:
     """Games per opponent in the evaluations."""
     eval_every: int = 10
     """Steps between the greedy checks logged during RL (0: none)."""
-    system_prompt: str | None = COMPACT_SYSTEM_PROMPT
-    """What the model reads as the system message (None: the env's own rules)."""
+    system_prompt: str | None = SYSTEM_PROMPT
+    """What the model reads as the system message (None: the env's own rules; "": no
+    system message)."""
     history: Literal["last", "full"] = "last"
     """What the model sees each turn."""
     seed: int = 0
@@ -106,6 +116,10 @@ class PipelineConfig:
         for name in ("rl1_steps", "rl2_steps", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("sft_lr", "rl1_lr", "rl2_lr", "rl1_temperature", "rl2_temperature"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         for name in ("rl1_prob", "rl2_prob"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
@@ -136,7 +150,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "quick": {
         "teacher_games": 600,
-        "sft_epochs": 2,
+        "sft_epochs": 3,
+        "sft_batch_size": 64,
         "rl1_steps": 4,
         "rl2_steps": 2,
         "games_per_batch": 64,
@@ -274,7 +289,7 @@ def mixed_teacher_games(
     seed: int,
     env_id: str = ENV_ID,
     history: Literal["last", "full"] = "last",
-    system_prompt: str | None = COMPACT_SYSTEM_PROMPT,
+    system_prompt: str | None = SYSTEM_PROMPT,
 ) -> tuple[list[Any], list[Any]]:
     """The teacher plays ``games`` games against opponents of every skill.
 
@@ -456,9 +471,9 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
 
     # 3-4. two RL rounds
     previous, final_name = sft, "SFT"
-    for name, steps, prob, temperature in (
-        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature),
-        ("rl2", config.rl2_steps, config.rl2_prob, config.rl2_temperature),
+    for name, steps, prob, temperature, lr in (
+        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr),
+        ("rl2", config.rl2_steps, config.rl2_prob, config.rl2_temperature, config.rl2_lr),
     ):
         if steps == 0:
             continue
@@ -470,7 +485,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             steps=steps,
             games_per_batch=config.games_per_batch,
             group_size=config.group_size,
-            lr=config.rl_lr,
+            lr=lr,
             temperature=temperature,
             max_new_tokens=config.max_new_tokens,
             num_envs=128,
@@ -540,8 +555,9 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
 
 
 __all__ = [
-    "COMPACT_SYSTEM_PROMPT",
+    "ENV_ID",
     "PRESETS",
+    "SYSTEM_PROMPT",
     "AuditRow",
     "PipelineConfig",
     "PipelineReport",

@@ -10,7 +10,7 @@ from textgym.policies import perfect_policy, random_policy, read_board, teacher_
 from textgym.rollout import rollout
 
 
-@pytest.mark.parametrize("style", ["full", "compact"])
+@pytest.mark.parametrize("style", ["full", "compact", "letters"])
 def test_read_board_inverts_the_observation(style: str) -> None:
     env = gym.make("TextTicTacToe-v0", random_move_prob=1.0, observation_style=style)
     for seed in range(30):

@@ -21,6 +21,11 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {"observation_style": "compact"},
         "TextTicTacToe-LLM-v0 with one-line boards (X 1O3/4X6/78O legal 134678).",
     ),
+    "TextTicTacToe-LLM-Letters-v0": (
+        "textgym.envs.tictactoe.llm:make_llm_tictactoe",
+        {"observation_style": "letters"},
+        "TextTicTacToe-LLM-v0 with one character per cell and owner (X 1B3/4e6/78I).",
+    ),
     "TextReverse-v0": (
         "textgym.envs.reverse.env:TextReverseEnv",
         {},

@@ -26,18 +26,29 @@ from textgym.policies.base import Completion, Conversation
 _MARK = re.compile(r"You play ([XO]);")
 _ROW = re.compile(r"^ (\S) \| (\S) \| (\S)$", re.MULTILINE)
 _COMPACT = re.compile(r"^([XO]) ([1-9XO]{3})/([1-9XO]{3})/([1-9XO]{3})\b", re.MULTILINE)
+_LETTERS = re.compile(
+    r"^([XO]) ([1-9a-iA-I]{3})/([1-9a-iA-I]{3})/([1-9a-iA-I]{3})(?![/\w])", re.MULTILINE
+)
 
 
 def read_board(observation: str) -> tuple[str, rules.Mark] | None:
     """Recover (board, the player's mark) from a TextTicTacToe observation, or None.
 
-    Both observation styles are read: the drawn grid and the compact line.
+    Every observation style is read: the drawn grid, the compact line and the letters line.
     """
     compact = _COMPACT.findall(observation)
     if compact:
         mark, *rows = compact[-1]
         cells = [c if c in "XO" else rules.EMPTY for c in "".join(rows)]
         return "".join(cells), mark
+    letters = _LETTERS.findall(observation)
+    if letters:
+        mark, *rows = letters[-1]
+        other = rules.other(mark)
+        cells = [
+            mark if c.islower() else other if c.isupper() else rules.EMPTY for c in "".join(rows)
+        ]
+        return "".join(cells), mark  # type: ignore[return-value]
     mark = _MARK.search(observation)
     rows = _ROW.findall(observation)
     if mark is None or len(rows) < 3:

@@ -265,6 +265,30 @@ def test_compact_style_shows_the_same_game_in_one_line() -> None:
         gym.make("TextTicTacToe-v0", observation_style="tiny")
 
 
+def test_letters_style_names_each_cell_and_its_owner() -> None:
+    compact = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="compact")
+    letters = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="letters")
+    for seed in range(20):
+        _, info_c = compact.reset(seed=seed)
+        obs, info = letters.reset(seed=seed)
+        while True:
+            assert info == info_c  # same game, only the text differs
+            mark, rows = obs.split()[:2]
+            assert mark == info["agent_mark"] and "\n" not in obs
+            shown_cells = rows.replace("/", "")
+            for i, (shown, held) in enumerate(zip(shown_cells, info["board"], strict=True)):
+                expected = {".": str(i + 1), mark: "abcdefghi"[i]}.get(held, "ABCDEFGHI"[i])
+                assert shown == expected
+            if info["result"] is not None:
+                assert obs.endswith(info["result"])
+                break
+            assert obs == f"{mark} {rows}"  # the free cells are the legal moves
+            move = info["legal_actions"][0]
+            _, _, _, _, info_c = compact.step(move)
+            obs, _, _, _, info = letters.step(move)
+    assert "1B3/4e6/78I" in letters.unwrapped.system_prompt
+
+
 @pytest.mark.parametrize(
     ("board", "mark", "first"),
     [

@@ -89,7 +89,36 @@ COMPACT_PROMPT = (
     " 134678'."
 )
 
-ObservationStyle = Literal["full", "compact"]
+#: The letters of cells 1-9 holding the player's own marks; the opponent's are upper case.
+OWN_LETTERS = "abcdefghi"
+OPPONENT_LETTERS = OWN_LETTERS.upper()
+
+
+@lru_cache(maxsize=1 << 16)
+def _letters_text(board: Board, mark: Mark, illegal_reason: str | None, result: str) -> str:
+    """One line: the player's mark, then one character per cell naming cell and owner."""
+    other = rules.other(mark)
+    cells = "".join(
+        OWN_LETTERS[i] if c == mark else OPPONENT_LETTERS[i] if c == other else str(i + 1)
+        for i, c in enumerate(board)
+    )
+    head = f"{mark} {cells[0:3]}/{cells[3:6]}/{cells[6:9]}"
+    if illegal_reason is not None:
+        return f"{head} illegal: {illegal_reason}. loss"
+    if result == "none":
+        return head
+    return f"{head} {result}"
+
+
+LETTERS_PROMPT = (
+    " Each turn you see one line: your mark, then the three rows from top to bottom separated"
+    " by '/', one character per cell: a free cell is its number, a cell you hold is the"
+    " letter a-i of its number (cell 1 is a, cell 9 is i), a cell the opponent holds is"
+    " that letter in upper case, so the numbers left are the legal moves; e.g."
+    " 'X 1B3/4e6/78I': you hold 5, the opponent 2 and 9."
+)
+
+ObservationStyle = Literal["full", "compact", "letters"]
 
 
 class TextTicTacToeEnv(TextEnv):
@@ -114,7 +143,12 @@ class TextTicTacToeEnv(TextEnv):
     the game is over. ``system_prompt`` holds the rules and the answer format. With
     ``observation_style="compact"`` it is one line such as ``X 1O3/4X6/78O legal 134678``
     (about a fifth of the characters: for tiny models trained from scratch, which learn to
-    read a short line much faster than a drawn grid).
+    read a short line much faster than a drawn grid). With ``observation_style="letters"``
+    each cell is one character that names both the cell and its owner, ``X 1B3/4e6/78I``:
+    free cells are their number, the agent's cells the letters ``a``-``i``, the
+    opponent's ``A``-``I``. A model that attends to the line as a bag of characters then
+    already knows the whole position; a tiny model from scratch learns to play from it
+    several times faster than from the compact line (see the README).
 
     ## Rewards
     On the final step: ``win_reward`` (1.0), ``draw_reward`` (0.5) or ``loss_reward``
@@ -131,7 +165,8 @@ class TextTicTacToeEnv(TextEnv):
     * ``render_mode`` — ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
     * ``win_reward``, ``draw_reward``, ``loss_reward`` — the outcome rewards.
     * ``opponent`` — a custom :class:`Opponent`; overrides ``random_move_prob``.
-    * ``observation_style`` — ``"full"`` (the drawn board, default) or ``"compact"``.
+    * ``observation_style`` — ``"full"`` (the drawn board, default), ``"compact"`` or
+      ``"letters"``.
 
     ``reset(options=...)`` accepts ``random_move_prob``, ``agent_mark`` and ``agent_first``
     to override them for that episode only, and ``board`` (9 characters of ``X``, ``O``,
@@ -165,9 +200,10 @@ class TextTicTacToeEnv(TextEnv):
         opponent: Opponent | None = None,
         observation_style: ObservationStyle = "full",
     ) -> None:
-        if observation_style not in ("full", "compact"):
+        if observation_style not in ("full", "compact", "letters"):
             raise ValueError(
-                f"observation_style must be 'full' or 'compact', got {observation_style!r}"
+                "observation_style must be 'full', 'compact' or 'letters', "
+                f"got {observation_style!r}"
             )
         self.observation_style = observation_style
         self.random_move_prob = _check_prob(random_move_prob)
@@ -196,8 +232,10 @@ class TextTicTacToeEnv(TextEnv):
 
         self.rules_prompt = RULES_PROMPT
         self.system_prompt = SYSTEM_PROMPT
-        if observation_style == "compact":
-            self.rules_prompt += COMPACT_PROMPT
+        if observation_style != "full":
+            self.rules_prompt += (
+                COMPACT_PROMPT if observation_style == "compact" else LETTERS_PROMPT
+            )
             self.system_prompt = self.rules_prompt + SYSTEM_PROMPT[len(RULES_PROMPT) :]
         self.observation_space = text_space(1024)
         self.action_space = text_space(8192)
@@ -317,6 +355,8 @@ class TextTicTacToeEnv(TextEnv):
     def _observe(self, illegal_reason: str | None, result: str) -> str:
         if self.observation_style == "compact":
             self._last_text = _compact_text(self._board, self._mark, illegal_reason, result)
+        elif self.observation_style == "letters":
+            self._last_text = _letters_text(self._board, self._mark, illegal_reason, result)
         else:
             self._last_text = _observation_text(
                 self._board,
