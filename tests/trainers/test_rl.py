@@ -97,3 +97,17 @@ def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs
         RLConfig(model=str(tiny_model_path), out_dir=str(tmp_path), **kwargs)
     with pytest.raises(ValueError, match="not a folder"):
         RLConfig(model=str(tmp_path / "missing"), out_dir=str(tmp_path))
+
+
+def test_each_torchrun_rank_needs_its_own_gpu(warm_model, tmp_path, monkeypatch) -> None:
+    from textgym.trainers import rl
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    auto = RLConfig(model=str(warm_model), out_dir=str(tmp_path), device="auto")
+    assert rl._device(auto) == "cuda:0"
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(ValueError, match="local rank 1 has no GPU"):
+        rl._device(auto)
+    assert rl._device(config(warm_model, tmp_path, 1)) == "cpu"  # an explicit CPU run
