@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_pipe = sub.add_parser(
         "pipeline", help="tiny model -> teacher SFT -> two CISPO rounds -> report"
     )
-    p_pipe.add_argument("--preset", default="default", help="default | quick (a few minutes)")
+    p_pipe.add_argument("--preset", default="default", help="default | quick (about a minute)")
     p_pipe.add_argument("--out", default=None, help="report folder (default runs/pipeline)")
     p_pipe.add_argument("--model", default=None, help="start from this saved model folder")
     p_pipe.add_argument("--teacher", default=None, help="teacher:Q | minimax | openai:MODEL")
