@@ -241,51 +241,54 @@ TicTacToeMachine.TestCase.settings = settings(max_examples=60, stateful_step_cou
 test_state_machine = TicTacToeMachine.TestCase
 
 
-def test_compact_style_shows_the_same_game_in_one_line() -> None:
+def same_games(style: str, pick: int):
+    """(full-style obs, ``style`` obs, info) at every step of 20 games played in both styles.
+
+    Also checks that the two envs play the same game: only the text differs.
+    """
     full = gym.make("TextTicTacToe-v0", random_move_prob=0.5)
-    compact = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="compact")
+    styled = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style=style)
     for seed in range(20):
         obs_f, info_f = full.reset(seed=seed)
-        obs_c, info_c = compact.reset(seed=seed)
+        obs, info = styled.reset(seed=seed)
         while True:
-            assert info_c == info_f  # same game, only the text differs
-            assert "\n" not in obs_c and len(obs_c) < len(obs_f) / 3
-            cells = obs_c.split()[1].replace("/", "")
-            assert cells == "".join(
-                c if c != "." else str(i + 1) for i, c in enumerate(info_c["board"])
-            )
-            if info_c["result"] is not None:
-                assert obs_c.endswith(info_c["result"])
+            assert info == info_f
+            yield obs_f, obs, info
+            if info["result"] is not None:
                 break
-            assert obs_c.endswith("legal " + "".join(info_c["legal_actions"]))
-            move = info_c["legal_actions"][-1]
+            move = info["legal_actions"][pick]
             obs_f, _, _, _, info_f = full.step(move)
-            obs_c, _, _, _, info_c = compact.step(move)
+            obs, _, _, _, info = styled.step(move)
+
+
+def test_compact_style_shows_the_same_game_in_one_line() -> None:
+    for obs_f, obs_c, info_c in same_games("compact", pick=-1):
+        assert "\n" not in obs_c and len(obs_c) < len(obs_f) / 3
+        cells = obs_c.split()[1].replace("/", "")
+        assert cells == "".join(
+            c if c != "." else str(i + 1) for i, c in enumerate(info_c["board"])
+        )
+        if info_c["result"] is not None:
+            assert obs_c.endswith(info_c["result"])
+        else:
+            assert obs_c.endswith("legal " + "".join(info_c["legal_actions"]))
     with pytest.raises(ValueError, match="observation_style"):
         gym.make("TextTicTacToe-v0", observation_style="tiny")
 
 
 def test_letters_style_names_each_cell_and_its_owner() -> None:
-    compact = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="compact")
-    letters = gym.make("TextTicTacToe-v0", random_move_prob=0.5, observation_style="letters")
-    for seed in range(20):
-        _, info_c = compact.reset(seed=seed)
-        obs, info = letters.reset(seed=seed)
-        while True:
-            assert info == info_c  # same game, only the text differs
-            mark, rows = obs.split()[:2]
-            assert mark == info["agent_mark"] and "\n" not in obs
-            shown_cells = rows.replace("/", "")
-            for i, (shown, held) in enumerate(zip(shown_cells, info["board"], strict=True)):
-                expected = {".": str(i + 1), mark: "abcdefghi"[i]}.get(held, "ABCDEFGHI"[i])
-                assert shown == expected
-            if info["result"] is not None:
-                assert obs.endswith(info["result"])
-                break
+    for _, obs, info in same_games("letters", pick=0):
+        mark, rows = obs.split()[:2]
+        assert mark == info["agent_mark"] and "\n" not in obs
+        shown_cells = rows.replace("/", "")
+        for i, (shown, held) in enumerate(zip(shown_cells, info["board"], strict=True)):
+            expected = {".": str(i + 1), mark: "abcdefghi"[i]}.get(held, "ABCDEFGHI"[i])
+            assert shown == expected
+        if info["result"] is not None:
+            assert obs.endswith(info["result"])
+        else:
             assert obs == f"{mark} {rows}"  # the free cells are the legal moves
-            move = info["legal_actions"][0]
-            _, _, _, _, info_c = compact.step(move)
-            obs, _, _, _, info = letters.step(move)
+    letters = gym.make("TextTicTacToe-v0", observation_style="letters")
     assert "1B3/4e6/78I" in letters.unwrapped.system_prompt
 
 

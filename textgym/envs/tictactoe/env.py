@@ -75,11 +75,20 @@ def _observation_text(
 def _compact_text(board: Board, mark: Mark, illegal_reason: str | None, result: str) -> str:
     """One line: the player's mark, the rows (free cells numbered) and the legal moves."""
     cells = "".join(c if c != rules.EMPTY else str(i + 1) for i, c in enumerate(board))
+    return _one_line(
+        mark, cells, illegal_reason, result, f" legal {''.join(_legal_actions(board))}"
+    )
+
+
+def _one_line(
+    mark: Mark, cells: str, illegal_reason: str | None, result: str, ongoing: str = ""
+) -> str:
+    """``mark r1/r2/r3`` then ``ongoing`` while the game runs, else how it ended."""
     head = f"{mark} {cells[0:3]}/{cells[3:6]}/{cells[6:9]}"
     if illegal_reason is not None:
         return f"{head} illegal: {illegal_reason}. loss"
     if result == "none":
-        return f"{head} legal {''.join(_legal_actions(board))}"
+        return head + ongoing
     return f"{head} {result}"
 
 
@@ -102,12 +111,7 @@ def _letters_text(board: Board, mark: Mark, illegal_reason: str | None, result: 
         OWN_LETTERS[i] if c == mark else OPPONENT_LETTERS[i] if c == other else str(i + 1)
         for i, c in enumerate(board)
     )
-    head = f"{mark} {cells[0:3]}/{cells[3:6]}/{cells[6:9]}"
-    if illegal_reason is not None:
-        return f"{head} illegal: {illegal_reason}. loss"
-    if result == "none":
-        return head
-    return f"{head} {result}"
+    return _one_line(mark, cells, illegal_reason, result)
 
 
 LETTERS_PROMPT = (
