@@ -54,8 +54,15 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path, monkeypatch) -> 
     assert audits["perfect"].optimal == 100.0 and audits["perfect"].positions == 226
     assert audits["base"].legal < 50.0  # random weights rarely answer in format
     assert "| perfect | 226 | 100.0 | 100.0 |" in text
+    # against every line of perfect play: the perfect player never loses, the base model
+    # (random weights, answers out of format) forfeits every game
+    assert (audits["perfect"].lines_mistakes, audits["perfect"].lines_loss) == (0, 0.0)
+    assert audits["perfect"].lines_positions > 100
+    assert audits["base"].lines_loss == pytest.approx(100.0)
     audit_lines = (out / "audit.jsonl").read_text().splitlines()
     assert len(audit_lines) == 6
+    timings = json.loads((out / "timings.json").read_text())
+    assert set(timings) == {"base", "sft", "rl1", "rl2", "total"}
 
     # the same command again finds every stage done: nothing is played or trained twice
     sft_before = (out / "sft" / "model.safetensors").stat().st_mtime_ns
@@ -65,6 +72,25 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path, monkeypatch) -> 
     assert (out / "audit.jsonl").read_text().splitlines() == audit_lines
     assert [a.optimal for a in again.audits] == [a.optimal for a in report.audits]
     assert (out / "sft" / "model.safetensors").stat().st_mtime_ns == sft_before
+    # the time of the second call is added to the first's, not put in its place
+    assert again.timings["sft"] >= timings["sft"] and again.timings["total"] > timings["total"]
+
+    # a folder audited before the perfect-play columns existed gets only those filled in
+    old_rows = [json.loads(x) for x in audit_lines]
+    for row in old_rows:
+        for key in ("lines_positions", "lines_mistakes", "lines_loss"):
+            del row[key]
+    (out / "audit.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old_rows))
+    calls = []
+    monkeypatch.setattr(audit, "reachable_positions", lambda: calls.append(1) or every[::40])
+    third = run_pipeline(preset_config("quick", out_dir=str(out), **settings), progress=False)
+    assert calls == []  # the 9,040-position audit is not redone
+    assert [a.optimal for a in third.audits] == [a.optimal for a in report.audits]
+    greedy = ("base", "SFT", "RL1", "RL2")  # exact; the scripted teacher's answers are samples
+    assert [a.lines_loss for a in third.audits if a.stage in greedy] == [
+        a.lines_loss for a in report.audits if a.stage in greedy
+    ]
+    assert len((out / "audit.jsonl").read_text().splitlines()) == 12
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:

@@ -9,12 +9,20 @@ when it keeps the position's game-theoretic value (:mod:`textgym.envs.tictactoe.
 
 A perfect player scores 100 % optimal; a student that imitated a teacher's games but
 plays well only on the lines it saw scores far less, whatever its win rate.
+
+:func:`audit_perfect_lines` asks the narrower question that decides games against the
+perfect opponent: it plays the policy against *every* line of perfect play (each seat,
+each optimal reply) and returns the exact outcome probabilities against
+:class:`~textgym.envs.tictactoe.opponents.MinimaxOpponent`, with every position where the
+policy leaves the game's value. For a deterministic policy (greedy decoding) "0 mistakes"
+is a proof that it never loses to perfect play, which 200 sampled games are not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import gymnasium as gym
 
@@ -142,4 +150,178 @@ def _remember(audit: BoardAudit, board: str, mark: str, text: str, keep: int) ->
         audit.mistakes.append((board, mark, text))
 
 
-__all__ = ["BoardAudit", "PlyCounts", "audit_policy", "reachable_positions"]
+class _NeedReply(Exception):
+    """Raised by :class:`_ScriptedLine` when the opponent must choose a move it was not given."""
+
+    def __init__(self, board: str, first: rules.Mark) -> None:
+        super().__init__(board)
+        self.board = board
+        self.first = first
+
+
+class _ScriptedLine:
+    """An opponent replaying given cells; asked for one more, it raises :class:`_NeedReply`."""
+
+    def __init__(self, cells: tuple[int, ...]) -> None:
+        self.cells = cells
+        self.played = 0
+
+    def act(self, board: str, rng: Any, first: rules.Mark = "X") -> int:
+        if self.played == len(self.cells):
+            raise _NeedReply(board, first)
+        self.played += 1
+        return self.cells[self.played - 1]
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A game so far: the seat, the opponent's cells and the policy's answers."""
+
+    mark: rules.Mark
+    agent_first: bool
+    cells: tuple[int, ...]
+    answers: tuple[str, ...]
+    probability: float
+
+
+@dataclass
+class PerfectLinesAudit:
+    """A policy against every line of perfect play: exact outcomes and its mistakes."""
+
+    positions: int = 0
+    """Distinct conversations the policy answered (lines that meet the same position with
+    the same conversation share one answer)."""
+    win: float = 0.0
+    """Probability of winning against the perfect opponent (0 for a sound policy)."""
+    draw: float = 0.0
+    """Probability of a draw."""
+    loss: float = 0.0
+    """Probability of losing (forfeits by invalid answers included)."""
+    mistakes: list[tuple[str, str, str, float]] = field(default_factory=list)
+    """(board, mark to move, answer, probability of reaching it) for every answer that was
+    not an optimal move, most probable first."""
+
+
+def audit_perfect_lines(
+    policy: Policy,
+    env_id: str = "TextTicTacToe-LLM-v0",
+    *,
+    system_prompt: str | None = None,
+    history: Literal["last", "full"] = "last",
+    max_turns: int = 64,
+) -> PerfectLinesAudit:
+    """Play ``policy`` against every line of the perfect opponent; return exact outcomes.
+
+    The env's ``random_move_prob=0`` opponent picks uniformly among all optimal moves and
+    the seat (mark, who moves first) is one of four, each with probability 1/4. This
+    follows every such branch instead of sampling it: each line is replayed through the
+    env's own wrappers with an opponent that plays the line's cells, so the policy sees
+    exactly the conversation of a real game (``history`` as in
+    :func:`textgym.rollout.rollout`), retries after invalid answers included. The policy
+    answers each distinct conversation once, so the result is exact for a deterministic
+    policy (greedy decoding) and one sample of its answers otherwise.
+
+    Args:
+        policy: answers batches of conversations.
+        env_id: a tic-tac-toe env id (its observation style and wrappers are used).
+        system_prompt: replaces the env's system prompt; None keeps it.
+        history: ``"last"`` or ``"full"``, what the policy sees each turn.
+        max_turns: answers per game before a line is given up (counted as a loss).
+    """
+    if env_id not in gym.registry:
+        raise ValueError(f"unknown env {env_id!r}; see `textgym envs`")
+    if history not in ("last", "full"):
+        raise ValueError(f"history must be 'full' or 'last', got {history!r}")
+    if max_turns < 1:
+        raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+    from textgym.rollout import _view
+
+    audit = PerfectLinesAudit()
+    known: dict[tuple[tuple[str, str], ...], str] = {}  # conversation -> the policy's answer
+    pending = [_Line(mark, first, (), (), 0.25) for mark in rules.MARKS for first in (True, False)]
+    while pending:
+        # replay every line up to the policy's turn, branching on each opponent reply
+        ready: list[tuple[_Line, ChatHistory, str]] = []
+        while pending:
+            line = pending.pop()
+            env = ChatHistory(
+                gym.make(env_id, opponent=_ScriptedLine(line.cells)), system_prompt=system_prompt
+            )
+            try:
+                _, info = env.reset(
+                    seed=0, options={"agent_mark": line.mark, "agent_first": line.agent_first}
+                )
+                over = False
+                for answer in line.answers:
+                    _, _, over, _, info = env.step(answer)
+            except _NeedReply as need:
+                env.close()
+                replies = solver.optimal_moves(need.board, need.first)
+                share = line.probability / len(replies)
+                pending.extend(
+                    replace(line, cells=(*line.cells, c), probability=share) for c in replies
+                )
+                continue
+            if over:  # the opponent's reply ended the game
+                env.close()
+                _tally(audit, info.get("result"), line.probability)
+                continue
+            ready.append((line, env, info["board"]))
+        views = [_view(env.messages, history) for _, env, _ in ready]
+        keys = [tuple((m["role"], m["content"]) for m in view) for view in views]
+        new = {k: v for k, v in zip(keys, views, strict=True) if k not in known}
+        answers = policy.complete(list(new.values()))
+        if len(answers) != len(new):
+            raise RuntimeError(f"policy returned {len(answers)} answers for {len(new)}")
+        known.update(zip(new, (a.text for a in answers), strict=True))
+        audit.positions += len(new)
+        for (line, env, board), key in zip(ready, keys, strict=True):
+            answer = known[key]
+            first = line.mark if line.agent_first else rules.other(line.mark)
+            going_on = replace(line, answers=(*line.answers, answer))
+            try:
+                _, _, terminated, truncated, info = env.step(answer)
+            except _NeedReply as need:  # a legal move and the game goes on
+                _check_move(audit, board, need.board, first, answer, line)
+                pending.append(going_on)
+                continue
+            finally:
+                env.close()
+            _check_move(audit, board, info["board"], first, answer, line)
+            if terminated or truncated or len(going_on.answers) >= max_turns:
+                _tally(audit, info.get("result") if terminated else "loss", line.probability)
+            else:  # an invalid answer the env lets the policy retry
+                pending.append(going_on)
+    merged: dict[tuple[str, str, str], float] = {}
+    for board, mark, text, probability in audit.mistakes:  # transpositions: one entry
+        merged[board, mark, text] = merged.get((board, mark, text), 0.0) + probability
+    audit.mistakes = sorted(
+        ((*key, probability) for key, probability in merged.items()),
+        key=lambda m: (-m[3], m[0], m[1]),
+    )
+    return audit
+
+
+def _tally(audit: PerfectLinesAudit, result: str | None, probability: float) -> None:
+    """Add a finished line to the outcome it ended with (anything but a win or draw loses)."""
+    result = result if result in ("win", "draw") else "loss"
+    setattr(audit, result, getattr(audit, result) + probability)
+
+
+def _check_move(
+    audit: PerfectLinesAudit, board: str, after: str, first: rules.Mark, text: str, line: _Line
+) -> None:
+    """Record the answer as a mistake unless it played one optimal move (invalid: a mistake)."""
+    played = [i for i in range(9) if board[i] == rules.EMPTY and after[i] == line.mark]
+    if len(played) != 1 or played[0] not in solver.optimal_moves(board, first):
+        audit.mistakes.append((board, line.mark, text, line.probability))
+
+
+__all__ = [
+    "BoardAudit",
+    "PerfectLinesAudit",
+    "PlyCounts",
+    "audit_perfect_lines",
+    "audit_policy",
+    "reachable_positions",
+]

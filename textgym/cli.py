@@ -115,7 +115,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from textgym.audit import audit_policy
+    from textgym.audit import audit_perfect_lines, audit_policy
     from textgym.evaluation import answer_template, make_policy
 
     rows = []
@@ -128,6 +128,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             base_url=args.base_url,
         )
         audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
+        lines = audit_perfect_lines(
+            policy, args.env, system_prompt=args.system_prompt, history=args.history
+        )
         rows.append(
             [
                 spec,
@@ -135,11 +138,25 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 f"{audit.rate('well_formed'):.1f}",
                 f"{audit.rate('legal'):.1f}",
                 f"{audit.rate('optimal'):.1f}",
+                str(lines.positions),
+                str(len(lines.mistakes)),
+                f"{100 * lines.loss:.2f}",
             ]
         )
         for board, mark, answer in audit.mistakes[: args.show_mistakes]:
             print(f"{spec}: {mark} to move on {board}: answered {answer!r}", file=sys.stderr)
-    print(format_table(rows, ["policy", "positions", "format%", "legal%", "optimal%"]))
+        for board, mark, answer, p in lines.mistakes[: args.show_mistakes]:
+            print(
+                f"{spec}: vs perfect play, {mark} to move on {board} (reached with p={p:.4f}): "
+                f"answered {answer!r}",
+                file=sys.stderr,
+            )
+    header = ["policy", "positions", "format%", "legal%", "optimal%"]
+    print(format_table(rows, [*header, "perfect-play positions", "mistakes", "loss%"]))
+    print(
+        "perfect-play columns: every line of the perfect opponent (every seat, every optimal "
+        "reply); loss% is exact for a deterministic player (hf: greedy)"
+    )
     return 0
 
 
@@ -273,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.set_defaults(func=_cmd_eval)
 
     p_audit = sub.add_parser(
-        "audit", help="score players' moves on every position of the game (9,040)"
+        "audit",
+        help="score players' moves on every position of the game (9,040) and against "
+        "every line of perfect play",
     )
     p_audit.add_argument(
         "--policy",
@@ -287,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.add_argument("--seed", type=int, default=0)
     p_audit.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
     p_audit.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    p_audit.add_argument(
+        "--history",
+        choices=["last", "full"],
+        default="last",
+        help="what the player sees on the lines of perfect play (as in rollouts)",
+    )
     p_audit.add_argument(
         "--show-mistakes", type=int, default=0, help="print the first N non-optimal answers"
     )

@@ -207,13 +207,20 @@ class StageResult:
 
 @dataclass
 class AuditRow:
-    """One player's board audit (rates in % of the 9,040 positions)."""
+    """One player's board audit (rates in % of the 9,040 positions) and its play against
+    every line of perfect play (:func:`textgym.audit.audit_perfect_lines`)."""
 
     stage: str
     positions: int
     legal: float
     optimal: float
     """Moves that keep the position's game-theoretic value."""
+    lines_positions: int = 0
+    """Positions it met on the lines of perfect play."""
+    lines_mistakes: int = 0
+    """Of those, the ones where it did not play an optimal move."""
+    lines_loss: float = 0.0
+    """Probability (%) of losing to the perfect opponent: exact for a greedy player."""
 
 
 @dataclass
@@ -230,11 +237,15 @@ class PipelineReport:
     def audit_table(self) -> str:
         """The board audits as a Markdown table."""
         lines = [
-            "| player | positions | legal % | optimal % |",
-            "| --- | ---: | ---: | ---: |",
+            "| player | positions | legal % | optimal % "
+            "| perfect-play positions | mistakes | loss % |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for a in self.audits:
-            lines.append(f"| {a.stage} | {a.positions} | {a.legal:.1f} | {a.optimal:.1f} |")
+            lines.append(
+                f"| {a.stage} | {a.positions} | {a.legal:.1f} | {a.optimal:.1f} "
+                f"| {a.lines_positions} | {a.lines_mistakes} | {a.lines_loss:.2f} |"
+            )
         return "\n".join(lines)
 
     def table(self) -> str:
@@ -325,10 +336,17 @@ def _probe_teacher(teacher: Any, env_id: str) -> None:
     teacher.complete([[{"role": "system", "content": prompt}, {"role": "user", "content": obs}]])
 
 
+def _spend(report: PipelineReport, stage: str, started: float) -> None:
+    """Add the time since ``started`` to ``stage`` and save the timings of the folder."""
+    timings = report.timings
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+    (report.out_dir / "timings.json").write_text(json.dumps(timings))
+
+
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
 
-    from textgym.audit import audit_policy
+    from textgym.audit import audit_perfect_lines, audit_policy
     from textgym.evaluation import evaluate, make_policy, read_records
     from textgym.models import build_tiny_model
     from textgym.policies.hf import HFPolicy, load_model
@@ -339,6 +357,9 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     out = Path(config.out_dir)
     _check_config_matches(config, out)
     report = PipelineReport(out)
+    timings_path = out / "timings.json"
+    if timings_path.exists():  # a continued run adds to the time already spent
+        report.timings = {k: float(v) for k, v in json.loads(timings_path.read_text()).items()}
     results_path = out / "results.jsonl"
     teacher = make_policy(
         config.teacher,
@@ -370,17 +391,30 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     def audit_stage(name: str, policy: Any) -> None:
         if not config.audit:
             return
-        done = {r.get("stage"): r for r in read_records(audit_path)}
-        if name not in done:
+        done = {r.get("stage"): r for r in read_records(audit_path)}  # the last row wins
+        row = dict(done.get(name, {}))
+        if "optimal" not in row:
             _log(f"board audit of {name}")
             audit = audit_policy(policy, config.env_id, system_prompt=config.system_prompt)
-            row = asdict(
-                AuditRow(name, audit.positions, audit.rate("legal"), audit.rate("optimal"))
+            row.update(
+                stage=name,
+                positions=audit.positions,
+                legal=audit.rate("legal"),
+                optimal=audit.rate("optimal"),
+            )
+        if "lines_loss" not in row:  # also fills in folders audited by earlier versions
+            _log(f"{name} against every line of perfect play")
+            lines = audit_perfect_lines(
+                policy, config.env_id, system_prompt=config.system_prompt, history=config.history
+            )
+            row.update(
+                lines_positions=lines.positions,
+                lines_mistakes=len(lines.mistakes),
+                lines_loss=100.0 * lines.loss,
             )
             with audit_path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            done[name] = row
-        report.audits.append(AuditRow(**{f.name: done[name][f.name] for f in fields(AuditRow)}))
+        report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
 
     def evaluate_model(name: str, path: Path, temperature: float = 0.0) -> None:
         model, tok = load_model(path)
@@ -428,7 +462,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
         fresh = make_policy(config.teacher, seed=config.seed, max_new_tokens=config.max_new_tokens)
         audit_stage(f"teacher ({config.teacher})", fresh)
     evaluate_model("base", base)
-    report.timings["base"] = time.perf_counter() - started
+    _spend(report, "base", started)
 
     # 2. SFT on the teacher's games
     started = time.perf_counter()
@@ -466,7 +500,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
         )
         _save_atomically(model, tok, sft)
         (out / "sft_losses.json").write_text(json.dumps(losses))
-    report.timings["sft"] = time.perf_counter() - started
+    _spend(report, "sft", started)
     evaluate_model("SFT", sft)
 
     # 3-4. two RL rounds
@@ -501,11 +535,11 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
         )
         train_rl(rl_config, resume=True, progress=progress)
         previous = out / name / "checkpoint"
-        report.timings[name] = time.perf_counter() - started
+        _spend(report, name, started)
         final_name = name.upper()
         evaluate_model(final_name, previous)
     evaluate_model(f"{final_name} (T=1)", previous, temperature=1.0)
-    report.timings["total"] = time.perf_counter() - run_started
+    _spend(report, "total", run_started)
     write_report(config, report)
     return report
 
@@ -526,7 +560,10 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         lines += [
             "Board audit: each player's greedy move on every position of the game where it is",
             "to move (9,040: either mark, either mark first); optimal = keeps the position's",
-            "game-theoretic value.",
+            "game-theoretic value. Perfect-play columns: the player against every line of the",
+            "perfect opponent (every seat, every optimal reply): the positions it meets, its",
+            "non-optimal answers there, and its probability of losing, exact for the greedy",
+            "models (the scripted players answer each position once, a sample).",
             "",
             report.audit_table(),
             "",
@@ -545,7 +582,7 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
             lines.append(f"![{name} training]({name}/training.png)")
     lines += [
         "",
-        "Wall time per stage (s): "
+        "Wall time per stage (s; a continued run adds each call's time): "
         + json.dumps({k: round(v, 1) for k, v in report.timings.items()}),
     ]
     lines += ["", "## Config", "", "```json", json.dumps(asdict(config), indent=2), "```", ""]
