@@ -219,6 +219,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         prob_low=args.prob_low,
         prob_high=args.prob_high,
+        replay_share=args.replay_share,
         eval_every=args.eval_every,
         system_prompt=None if args.env_prompt else SYSTEM_PROMPT,
         env_id=args.env,
@@ -371,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_rl.add_argument("--temperature", type=float, default=1.0)
     p_rl.add_argument("--prob-low", type=float, default=0.2)
     p_rl.add_argument("--prob-high", type=float, default=0.7)
+    p_rl.add_argument(
+        "--replay-share",
+        type=float,
+        default=0.0,
+        help="share of groups that start where the policy lost recently (perfect opponent)",
+    )
     p_rl.add_argument("--eval-every", type=int, default=10)
     p_rl.add_argument("--seed", type=int, default=0)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")

@@ -9,9 +9,10 @@ running the same command again continues where it stopped and never redoes finis
    the model imitates the games the teacher did not lose;
 3. ``rl1/``: CISPO against opponents with ``random_move_prob`` in ``rl1_prob`` (strong to
    fairly weak: the student unlearns the teacher's losing moves);
-4. ``rl2/``: CISPO against opponents of every skill (``rl2_prob``) at a lower learning rate:
-   the student learns to win more against weak opponents without giving up the draw
-   against strong ones;
+4. ``rl2/``: CISPO against opponents of every skill (``rl2_prob``) at a lower learning rate,
+   a share of the groups (``rl2_replay``) starting from the last positions of games the
+   student lost: it learns to win more against weak opponents and closes the holes that
+   the perfect opponent finds;
 5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
    and the perfect opponent (the final student also at temperature 1), a board audit of
    every stage (its greedy move on all 9,040 positions of the game, :mod:`textgym.audit`),
@@ -77,8 +78,9 @@ class PipelineConfig:
     """Sampling temperature of round 1."""
     rl1_lr: float = 1e-3
     """CISPO learning rate of round 1."""
-    rl2_steps: int = 60
-    """CISPO steps of round 2."""
+    rl2_steps: int = 100
+    """CISPO steps of round 2 (60 left the student's last hole open on one of four
+    sampling streams; 100 closed it there)."""
     rl2_prob: tuple[float, float] = (0.0, 1.0)
     """Opponent ``random_move_prob`` range of round 2."""
     rl2_temperature: float = 1.0
@@ -86,6 +88,10 @@ class PipelineConfig:
     rl2_lr: float = 3e-4
     """CISPO learning rate of round 2 (at 1e-3 the greedy player swung between 0 and 6 %
     losses to the perfect opponent from one check to the next)."""
+    rl2_replay: float = 0.25
+    """Share of round 2's groups that start from the last positions of games the student
+    lost, against the perfect opponent (``RLConfig.replay_share``; 0: off). Its worst
+    mistake sat on a line a batch meets about once (README, "What was tried")."""
     games_per_batch: int = 256
     """Games per CISPO step."""
     group_size: int = 8
@@ -120,6 +126,8 @@ class PipelineConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not 0.0 <= self.rl2_replay <= 1.0:
+            raise ValueError(f"rl2_replay must be in [0, 1], got {self.rl2_replay!r}")
         for name in ("rl1_prob", "rl2_prob"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
@@ -505,9 +513,16 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
 
     # 3-4. two RL rounds
     previous, final_name = sft, "SFT"
-    for name, steps, prob, temperature, lr in (
-        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr),
-        ("rl2", config.rl2_steps, config.rl2_prob, config.rl2_temperature, config.rl2_lr),
+    for name, steps, prob, temperature, lr, replay in (
+        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr, 0.0),
+        (
+            "rl2",
+            config.rl2_steps,
+            config.rl2_prob,
+            config.rl2_temperature,
+            config.rl2_lr,
+            config.rl2_replay,
+        ),
     ):
         if steps == 0:
             continue
@@ -525,6 +540,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             num_envs=128,
             prob_low=prob[0],
             prob_high=prob[1],
+            replay_share=replay,
             history=config.history,
             system_prompt=config.system_prompt,
             env_id=config.env_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -90,6 +91,9 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
         ({"prob_low": 0.8, "prob_high": 0.2}, "prob_low"),
         ({"group_size": 1}, "group_size"),
         ({"advantage_scale": "rank"}, "advantage_scale"),
+        ({"replay_share": 1.5}, "replay_share"),
+        ({"replay_prob": -0.1}, "replay_prob"),
+        ({"replay_turns": 0}, "replay_turns"),
     ],
 )
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):
@@ -111,3 +115,31 @@ def test_each_torchrun_rank_needs_its_own_gpu(warm_model, tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="local rank 1 has no GPU"):
         rl._device(auto)
     assert rl._device(config(warm_model, tmp_path, 1)) == "cpu"  # an explicit CPU run
+
+
+def test_replayed_groups_start_where_the_policy_lost_and_resume_exactly(
+    warm_model, tmp_path
+) -> None:
+    def replaying(out, steps):
+        return dataclasses.replace(
+            config(warm_model, out, steps),
+            prob_low=0.0,
+            prob_high=0.0,
+            replay_share=0.5,
+        )
+
+    straight = tmp_path / "straight"
+    history = train_rl(replaying(straight, 3), progress=False)
+    assert history[0]["replay/groups"] == 0.0  # nothing lost yet
+    assert history[0]["replay/positions"] > 0  # the warm model loses to perfect play
+    assert any(h["replay/groups"] > 0 for h in history[1:])
+    state = torch.load(straight / "checkpoint" / "trainer_state.pt", weights_only=False)
+    assert state["replay"] and all(set(p) == {"board", "agent_mark"} for p in state["replay"])
+
+    resumed = tmp_path / "resumed"
+    train_rl(replaying(resumed, 2), progress=False)
+    train_rl(replaying(resumed, 3), resume=True, progress=False)
+    a, _ = load_model(straight / "checkpoint")
+    b, _ = load_model(resumed / "checkpoint")
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)

@@ -3,7 +3,8 @@
 Read top to bottom: :class:`RLConfig` holds every setting; :func:`train_rl` runs the loop:
 
 1. plan the batch: ``games_per_batch // group_size`` episode seeds, each with an opponent
-   skill from the stratified range, each played ``group_size`` times;
+   skill from the stratified range, each played ``group_size`` times (optionally a share
+   of the groups start from positions of games the policy lost: ``replay_share``);
 2. roll out all games with the current model (``HFPolicy``, exact ids and log-probs);
 3. advantage = episode reward minus its group's mean;
 4. one CISPO optimizer step over every model turn (:func:`~textgym.trainers.step.cispo_step`);
@@ -30,6 +31,7 @@ import torch
 from textgym.policies.hf import HFPolicy, load_model
 from textgym.rollout import rollout
 from textgym.trainers.groups import group_advantages, plan_batch, share_of_groups_with_variance
+from textgym.trainers.replay import lost_positions
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens
 
@@ -76,6 +78,20 @@ class RLConfig:
     """Highest opponent ``random_move_prob`` sampled."""
     buckets: int = 4
     """Strata of the opponent range; every batch holds an equal share of each."""
+    replay_share: float = 0.0
+    """Share of each batch's groups that start from a position of a game the policy lost in
+    an earlier step (:mod:`textgym.trainers.replay`), against the opponent ``replay_prob``;
+    0 turns replay off. Needs an env that reports its position as reset options (the
+    tic-tac-toe envs); with any other env nothing is replayed. The positions are part of
+    the checkpoint; under torchrun each rank replays its own games and a resumed run
+    gives every rank rank 0's positions."""
+    replay_turns: int = 2
+    """How many of a lost game's last positions are kept for replay."""
+    replay_prob: float = 0.0
+    """Opponent ``random_move_prob`` in replayed groups (0: the perfect opponent, which
+    punishes every mistake)."""
+    replay_size: int = 2000
+    """Most positions kept (the newest)."""
     history: Literal["last", "full"] = "last"
     """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
     num_envs: int = 64
@@ -112,6 +128,10 @@ class RLConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        for name in ("replay_share", "replay_prob"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
         if not 0.0 <= self.prob_low <= self.prob_high <= 1.0:
             raise ValueError(
                 f"need 0 <= prob_low <= prob_high <= 1, got {self.prob_low}, {self.prob_high}"
@@ -129,6 +149,8 @@ class RLConfig:
             "num_envs",
             "checkpoint_every",
             "eval_games",
+            "replay_turns",
+            "replay_size",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -146,14 +168,22 @@ def _checkpoint_dir(config: RLConfig) -> Path:
     return Path(config.out_dir) / "checkpoint"
 
 
-def save_checkpoint(config: RLConfig, model, tokenizer, optimizer, step: int) -> Path:
-    """Write model, tokenizer, optimizer and step atomically (a temp dir, then a rename)."""
+def save_checkpoint(
+    config: RLConfig, model, tokenizer, optimizer, step: int, replay: list | None = None
+) -> Path:
+    """Write model, tokenizer, optimizer, step and replay positions atomically (a temp dir,
+    then a rename)."""
     final = _checkpoint_dir(config)
     tmp = final.with_name("checkpoint.tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     torch.save(
-        {"optimizer": optimizer.state_dict(), "step": step, "config": asdict(config)},
+        {
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "config": asdict(config),
+            "replay": list(replay or []),
+        },
         tmp / "trainer_state.pt",
     )
     old = final.with_name("checkpoint.old")
@@ -285,8 +315,10 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
+    replay: list[dict] = []  # reset options of positions from recently lost games
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+        replay = list(state.get("replay", []))
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
@@ -309,7 +341,17 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 config.buckets,
             )[rank::world]
             seeds = [g.seed for g in plan for _ in range(config.group_size)]
-            options = [g.options for g in plan for _ in range(config.group_size)]
+            group_options = [g.options for g in plan]
+            replayed = 0
+            if config.replay_share > 0 and replay:
+                #    a share of the groups start where the policy lost in earlier steps
+                pick = np.random.default_rng([config.seed, step, 2, rank])
+                for i in range(len(group_options)):
+                    if pick.random() < config.replay_share:
+                        start = replay[int(pick.integers(len(replay)))]
+                        group_options[i] = {**start, "random_move_prob": config.replay_prob}
+                        replayed += 1
+            options = [o for o in group_options for _ in range(config.group_size)]
             # 2. roll out with the current model
             policy = HFPolicy(
                 model,
@@ -327,6 +369,10 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 history=config.history,
                 system_prompt=config.system_prompt,
             )
+            if config.replay_share > 0:
+                replay = (replay + lost_positions(episodes, config.replay_turns))[
+                    -config.replay_size :
+                ]
             # 3. group-relative advantages
             rewards = [e.total_reward for e in episodes]
             groups = [e.index // config.group_size for e in episodes]
@@ -353,6 +399,8 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 **_episode_means(episodes),
                 **losses,
                 "rollout/groups_with_variance": share_of_groups_with_variance(rewards, groups),
+                "replay/groups": float(replayed),
+                "replay/positions": float(len(replay)),
             }
             record = _mean_over_ranks(record, world)
             record["time/elapsed_s"] = time.perf_counter() - started
@@ -368,10 +416,10 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
             if progress and rank == 0:
                 _print_progress(record, step - start_step, config.steps - start_step, config)
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-                save_checkpoint(config, model, tokenizer, optimizer, step)
+                save_checkpoint(config, model, tokenizer, optimizer, step, replay)
     except KeyboardInterrupt:
         if rank == 0 and step > start_step and history and history[-1]["step"] == step:
-            save_checkpoint(config, model, tokenizer, optimizer, step)
+            save_checkpoint(config, model, tokenizer, optimizer, step, replay)
         raise
     except FloatingPointError as exc:
         raise FloatingPointError(
