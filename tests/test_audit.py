@@ -75,13 +75,10 @@ def test_bad_arguments() -> None:
 # --- every line of perfect play -------------------------------------------------------
 
 
-_LINES = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
-
-
 def _tactician(board: str, mark: str) -> int:
     """Win at once if it can, else block a threat, else the lowest free cell (no foresight)."""
     for who in (mark, rules.other(mark)):
-        for line in _LINES:
+        for line in rules.LINES:
             cells = [board[i] for i in line]
             if cells.count(who) == 2 and cells.count(rules.EMPTY) == 1:
                 return line[cells.index(rules.EMPTY)]

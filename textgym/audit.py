@@ -130,19 +130,24 @@ def _score(
     audit.positions += 1
     ply.positions += 1
     audit.well_formed += bool(info.get("format_ok", True))
-    after = info["board"]
-    played = [i for i in range(9) if board[i] == rules.EMPTY and after[i] == mark]
-    if info.get("illegal_action") or len(played) != 1:
+    played = _played_cell(board, info["board"], mark)
+    if info.get("illegal_action") or played is None:
         _remember(audit, board, mark, text, keep)
         return
     audit.legal += 1
     ply.legal += 1
     first = mark if board.count("X") == board.count("O") else rules.other(mark)
-    if played[0] in solver.optimal_moves(board, first):
+    if played in solver.optimal_moves(board, first):
         audit.optimal += 1
         ply.optimal += 1
     else:
         _remember(audit, board, mark, text, keep)
+
+
+def _played_cell(board: str, after: str, mark: str) -> int | None:
+    """The one cell ``mark`` took between ``board`` and ``after``, or None."""
+    played = [i for i in range(9) if board[i] == rules.EMPTY and after[i] == mark]
+    return played[0] if len(played) == 1 else None
 
 
 def _remember(audit: BoardAudit, board: str, mark: str, text: str, keep: int) -> None:
@@ -312,8 +317,8 @@ def _check_move(
     audit: PerfectLinesAudit, board: str, after: str, first: rules.Mark, text: str, line: _Line
 ) -> None:
     """Record the answer as a mistake unless it played one optimal move (invalid: a mistake)."""
-    played = [i for i in range(9) if board[i] == rules.EMPTY and after[i] == line.mark]
-    if len(played) != 1 or played[0] not in solver.optimal_moves(board, first):
+    played = _played_cell(board, after, line.mark)
+    if played is None or played not in solver.optimal_moves(board, first):
         audit.mistakes.append((board, line.mark, text, line.probability))
 
 
