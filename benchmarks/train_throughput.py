@@ -37,8 +37,8 @@ import torch
 
 def make_batch(model_dir: Path, games: int, out: Path) -> None:
     """Play the games and pickle the training turns."""
+    from textgym.envs.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
     from textgym.models import build_tiny_model
-    from textgym.pipeline import ENV_ID, SYSTEM_PROMPT
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.rollout import rollout
     from textgym.trainers.groups import group_advantages

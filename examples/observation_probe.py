@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from textgym.audit import reachable_positions
 from textgym.envs.tictactoe import rules, solver
+from textgym.envs.tictactoe.audit import reachable_positions
 from textgym.envs.tictactoe.env import _compact_text, _letters_text
 from textgym.models import build_tiny_model
 from textgym.policies.hf import encode_chat, load_model

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import textgym  # noqa: F401
-from textgym.wrappers import BoardObservation
+from textgym.envs.tictactoe.board_view import BoardObservation
 
 
 def make_env(random_move_prob: float = 1.0) -> gym.Env:

@@ -15,30 +15,48 @@ def test_envs_lists_registered_ids(capsys: pytest.CaptureFixture[str]) -> None:
     assert "TextTicTacToe-v0" in capsys.readouterr().out
 
 
+def table_rows(out: str) -> dict[tuple[str, str], dict[str, str]]:
+    """The rows of an eval table by (policy, condition), each a dict by column name."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("policy "))
+    header = [c for c in lines[start].split("  ") if c.strip()]
+    header = [c.strip() for c in header]
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[(cells[0], cells[1])] = dict(zip(header, cells, strict=True))
+    return rows
+
+
 def test_eval_prints_the_results_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(
-            [
-                "eval",
-                "--policy",
-                "minimax,random",
-                "--opponent",
-                "optimal,random",
-                "--episodes",
-                "60",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    argv = ["eval", "--policy", "minimax,random", "--opponent", "optimal,random"]
+    assert main([*argv, "--episodes", "60", "--seed", "1"]) == 0
     out = capsys.readouterr().out
-    rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines()[2:6]}
-    minimax_vs_optimal = rows[("minimax", "optimal")]
-    assert minimax_vs_optimal[3:6] == ["0.0", "100.0", "0.0"]  # perfect vs perfect: all draws
-    assert float(rows[("minimax", "random")][5]) == 0.0  # minimax never loses
-    assert float(rows[("random", "optimal")][3]) == 0.0  # nobody beats the perfect opponent
+    rows = table_rows(out)
+    perfect = rows[("minimax", "optimal")]
+    assert [perfect["win %"], perfect["draw %"], perfect["loss %"]] == ["0.0", "100.0", "0.0"]
+    assert float(perfect["reward"]) == pytest.approx(0.7) and perfect["± s.e."] == "0.000"
+    assert float(rows[("minimax", "random")]["loss %"]) == 0.0  # minimax never loses
+    assert float(rows[("random", "optimal")]["win %"]) == 0.0  # nobody beats perfect play
+    assert rows[("random", "random")]["format % answers"] == "100.0"
     assert "Ceiling vs a random opponent" in out
+
+
+def test_eval_on_other_envs_reports_their_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", "--env", "TextMastermind-v0", "--policy", "reference,reference:0.3"]
+    assert main([*argv, "--episodes", "30"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows[("reference", "default")]["solved %"] == "100.0"
+    assert float(rows[("reference:0.3", "default")]["guesses"]) > float(
+        rows[("reference", "default")]["guesses"]
+    )
+    argv = ["eval", "--env", "TextCalculator-v0", "--opponent", "steps=1,steps=3"]
+    assert main([*argv, "--episodes", "10"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows[("reference", "steps=1")]["tool_calls"] == "1.00"
+    assert rows[("reference", "steps=3")]["tool_calls"] == "3.00"
 
 
 def test_eval_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,10 +69,16 @@ def test_eval_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["eval", "--policy", "gpt"], "minimax, random, teacher:Q"),
+        (["eval", "--policy", "gpt"], "reference:Q, minimax, random, teacher:Q"),
         (["eval", "--opponent", "hard"], "optimal, random"),
         (["eval", "--policy", "teacher:2"], "teacher:Q needs Q in [0, 1]"),
+        (["eval", "--policy", "reference:2"], "reference:Q must be in [0, 1]"),
         (["eval", "--episodes", "0"], "episodes must be >= 1"),
+        (["eval", "--env", "TextChess-v0"], "unknown env 'TextChess-v0'; choose one of"),
+        (["eval", "--env", "TextReverse-v0", "--policy", "minimax"], "reference, reference:Q"),
+        (["eval", "--env", "TextReverse-v0", "--opponent", "length=99"], "length must be"),
+        (["eval", "--env", "TextReverse-v0", "--opponent", "colour=2"], "valid: length"),
+        (["eval", "--env", "TextSQL-v0", "--history", "last"], "history 'last' cannot"),
     ],
 )
 def test_bad_choices_give_one_clear_error_line(
@@ -70,7 +94,8 @@ def test_play_reprompts_on_bad_input_and_finishes(
 ) -> None:
     answers = iter(["banana", "5", "1", "2", "3", "4", "6", "7", "8", "9"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
-    assert main(["play", "--mark", "X", "--seat", "first", "--seed", "0"]) == 0
+    argv = ["play", "--option", "agent_mark=X", "--option", "agent_first=true", "--seed", "0"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Not a legal move" in out
     assert "Game over" in out and "reward:" in out
@@ -157,4 +182,4 @@ def test_audit_scores_players_on_every_position(capsys) -> None:
     assert captured.err.count("random: ") == 2 + 2 and "minimax: " not in captured.err
     assert captured.err.count("vs perfect play") == 2
     assert main(["audit", "--policy", "grandmaster"]) == 2
-    assert "unknown player" in capsys.readouterr().err
+    assert "unknown policy 'grandmaster'" in capsys.readouterr().err

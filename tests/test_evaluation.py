@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from textgym.envs.tictactoe.players import ScriptedPolicy, random_policy
 from textgym.envs.tictactoe.rules import legal_moves
 from textgym.evaluation import evaluate, read_records
-from textgym.policies import ScriptedPolicy, random_policy
 
 
 class CrashingPolicy:
@@ -61,7 +61,7 @@ def test_every_policy_faces_the_same_games(tmp_path) -> None:
         "first", "0.5", episodes=20, seed=3, num_envs=3, policy_obj=ScriptedPolicy(FirstLegal())
     )
     assert [r["seed"] for r in a.records] == [r["seed"] for r in b.records]
-    assert [r["result"] for r in a.records] == [r["result"] for r in b.records]
+    assert [r["metrics"] for r in a.records] == [r["metrics"] for r in b.records]
 
 
 def test_torn_last_line_is_ignored(tmp_path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textgym.policies import perfect_policy
+from textgym.envs.tictactoe.players import perfect_policy
 from textgym.policies.base import Completion
 from textgym.rollout import rollout
 

@@ -1,42 +1,103 @@
-"""``textgym`` command line: ``envs``, ``play``, ``eval``, ``audit``, ``pipeline`` and
-``train``. Thin: it calls the library."""
+"""``textgym`` command line: ``envs``, ``play``, ``eval``, ``train sft``, ``train rl``,
+``new-env``, and tic-tac-toe's ``audit`` and ``pipeline``. Thin: it calls the library.
+
+``play``, ``eval`` and ``train`` take any registered env and share one option group for
+what the model sees (:mod:`textgym.view`): ``--env``, ``--system-prompt``, ``--history`` and
+``--max-new-tokens``. A model trained by ``train`` records its view, and the commands that
+load it use the recorded view for every option not given.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 
 import textgym
 from textgym.envs import ENV_SPECS
-from textgym.envs.tictactoe.solver import best_response_to_random
 from textgym.evaluation import (
-    OPPONENTS,
-    SCRIPTED_PLAYERS,
+    condition_options,
     episode_seeds,
     evaluate,
+    evaluation_conditions,
+    evaluation_note,
     format_table,
-    parse_opponent,
-    parse_player,
+    summary_table,
 )
-from textgym.pipeline import ENV_ID
+from textgym.policies.by_name import check_policy_name
+from textgym.view import DEFAULT_ENV, View, check_view, load_view, resolve_view
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
     for env_id in textgym.registered_env_ids():
-        print(f"{env_id:<24} {ENV_SPECS[env_id][2]}")
+        print(f"{env_id:<30} {ENV_SPECS[env_id][2]}")
     return 0
 
 
+def _split(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` reset options from the command line."""
+    from textgym.core import _parse_value
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip():
+            raise ValueError(f"--option takes NAME=VALUE, got {pair!r}")
+        out[name.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _curriculum(pairs: Sequence[str] | None) -> dict[str, tuple[float, float]] | None:
+    """``--curriculum NAME=LOW:HIGH`` (repeatable; ``none``: no curriculum; absent: the
+    env's declared ranges)."""
+    if pairs is None:
+        return None
+    if list(pairs) == ["none"]:
+        return {}
+    out: dict[str, tuple[float, float]] = {}
+    for pair in pairs:
+        name, eq, bounds = pair.partition("=")
+        low, colon, high = bounds.partition(":")
+        try:
+            out[name.strip()] = (float(low), float(high if colon else low))
+        except ValueError:
+            raise ValueError(f"--curriculum takes NAME=LOW:HIGH (or none), got {pair!r}") from None
+        if not eq:
+            raise ValueError(f"--curriculum takes NAME=LOW:HIGH (or none), got {pair!r}")
+    return out
+
+
+def _view(args: argparse.Namespace, model: str | None) -> View:
+    """The view from the view options, else the model folder's recorded view."""
+    recorded = load_view(model) if model is not None and Path(model).is_dir() else None
+    view = resolve_view(recorded, args.env, args.system_prompt, args.history, args.max_new_tokens)
+    for warning in check_view(view):
+        print(f"textgym {args.command}: warning: {warning}", file=sys.stderr)
+    return view
+
+
 def _cmd_play(args: argparse.Namespace) -> int:
-    p = parse_opponent(args.opponent)
-    first = {"first": True, "second": False, "random": None}[args.seat]
-    env = gym.make("TextTicTacToe-v0", random_move_prob=p, agent_mark=args.mark, agent_first=first)
-    print(env.unwrapped.system_prompt + "\n")
+    view = _view(args, None)
+    env = gym.make(view.env_id)
+    base: Any = env.unwrapped
+    options = {**condition_options(view.env_id, args.opponent), **_option_pairs(args.option)}
+    system = base.system_prompt if view.system_prompt is None else view.system_prompt
+    with contextlib.suppress(AttributeError):
+        system = env.get_wrapper_attr("system_prompt") if view.system_prompt is None else system
+    if system:
+        print(system + "\n")
     seed = args.seed if args.seed is not None else episode_seeds(0, 1)[0]
-    obs, info = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed, options=options or None)
+    total = 0.0
     while True:
         print(obs + "\n")
         try:
@@ -44,31 +105,46 @@ def _cmd_play(args: argparse.Namespace) -> int:
         except (EOFError, KeyboardInterrupt):
             print("\nbye")
             return 0
-        if answer.strip() not in info["legal_actions"]:
-            print(f"Not a legal move; choose one of: {', '.join(info['legal_actions'])}")
+        legal = info.get("legal_actions")
+        if legal is not None and answer.strip() not in legal and not args.raw:
+            print(f"Not a legal move; choose one of: {', '.join(legal)}")
             continue
         obs, reward, terminated, truncated, info = env.step(answer)
+        total += float(reward)
         if terminated or truncated:
-            print(obs + f"\n\nreward: {reward}")
+            print(obs + f"\n\nreward: {total:g}")
             return 0
 
 
-def _players(spec_list: str) -> list[str]:
-    """The comma-separated player names of ``--policy``, each checked before any work."""
-    players = [s.strip() for s in spec_list.split(",") if s.strip()]
+def _policies(args: argparse.Namespace, env_id: str) -> list[str]:
+    """The comma-separated policy names of ``--policy``, each checked before any work."""
+    players = _split(args.policy)
     if not players:
-        raise ValueError("--policy names no player")
+        raise ValueError("--policy names no policy")
     for spec in players:
-        if not spec.startswith(("hf:", "openai:")):
-            parse_player(spec)
+        check_policy_name(spec, env_id)
     return players
 
 
+def _model_folder(specs: Sequence[str]) -> str | None:
+    """The folder of the first ``hf:`` policy (its recorded view is the default)."""
+    folders = [s[3:] for s in specs if s.startswith("hf:")]
+    views = {str(load_view(f)) for f in folders if Path(f).is_dir() and load_view(f)}
+    if len(views) > 1:
+        raise ValueError(
+            "the hf: models were trained with different views; give --env, --system-prompt, "
+            "--history and --max-new-tokens"
+        )
+    return folders[0] if folders else None
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
-    players = _players(args.policy)
-    opponents = [s.strip() for s in args.opponent.split(",") if s.strip()]
-    for spec in opponents:
-        parse_opponent(spec)
+    specs = _split(args.policy)
+    view = _view(args, _model_folder(specs))
+    policies = _policies(args, view.env_id)
+    conditions = _split(args.opponent) if args.opponent else evaluation_conditions(view.env_id)
+    for condition in conditions:
+        condition_options(view.env_id, condition)
     if args.resume and not args.out:
         raise ValueError("--resume needs --out (the JSONL file to resume)")
     if args.plot:
@@ -76,92 +152,51 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:
             raise ValueError("--plot needs matplotlib: pip install 'textgym[plot]'")
-    rows = []
-    for opponent in opponents:
-        summaries = []
-        for player in players:
-            summary = evaluate(
-                player,
-                opponent,
-                episodes=args.episodes,
-                seed=args.seed,
-                env_id=args.env,
-                out=args.out,
-                resume=args.resume,
-                num_envs=args.num_envs,
-                temperature=args.temperature,
-                max_new_tokens=args.max_new_tokens,
-                progress=args.progress,
-                base_url=args.base_url,
-                history=args.history,
+    summaries = []
+    for condition in conditions:
+        these = []
+        for spec in policies:
+            these.append(
+                evaluate(
+                    spec,
+                    condition,
+                    episodes=args.episodes,
+                    seed=args.seed,
+                    env_id=view.env_id,
+                    out=args.out,
+                    resume=args.resume,
+                    num_envs=args.num_envs,
+                    temperature=args.temperature,
+                    max_new_tokens=view.max_new_tokens,
+                    progress=args.progress,
+                    base_url=args.base_url,
+                    history=view.history,
+                    system_prompt=view.system_prompt,
+                )
             )
-            rows.append(summary.row())
-            summaries.append(summary)
         if args.plot:
             from textgym.plots import plot_results
 
-            path = args.plot if len(opponents) == 1 else _suffixed(args.plot, opponent)
-            print(f"wrote {plot_results(summaries, path)}", file=sys.stderr)
-    print(format_table(rows))
-    if 1.0 in {parse_opponent(o) for o in opponents}:
-        first = best_response_to_random("first").outcomes
-        second = best_response_to_random("second").outcomes
-        print(
-            "\nCeiling vs a random opponent (exact, best response): "
-            f"moving first {float(first.win):.1%} win / {float(first.loss):.1%} loss, "
-            f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
-        )
+            path = args.plot if len(conditions) == 1 else _suffixed(args.plot, condition)
+            print(f"wrote {plot_results(these, path)}", file=sys.stderr)
+        summaries += these
+    header, rows = summary_table(summaries)
+    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}")
+    print(format_table(rows, header))
+    notes = [evaluation_note(view.env_id, c) for c in conditions]
+    for note in filter(None, notes):
+        print("\n" + note)
     return 0
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from textgym.audit import audit_perfect_lines, audit_policy
-    from textgym.evaluation import answer_template, make_policy
+    from textgym.envs.tictactoe.audit import audit_command
 
-    rows = []
-    for spec in _players(args.policy):
-        policy = make_policy(
-            spec,
-            answer_template(args.env),
-            seed=args.seed,
-            max_new_tokens=args.max_new_tokens,
-            base_url=args.base_url,
-        )
-        audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
-        lines = audit_perfect_lines(
-            policy, args.env, system_prompt=args.system_prompt, history=args.history
-        )
-        rows.append(
-            [
-                spec,
-                str(audit.positions),
-                f"{audit.rate('well_formed'):.1f}",
-                f"{audit.rate('legal'):.1f}",
-                f"{audit.rate('optimal'):.1f}",
-                str(lines.positions),
-                str(len(lines.mistakes)),
-                f"{100 * lines.loss:.2f}",
-            ]
-        )
-        for board, mark, answer in audit.mistakes[: args.show_mistakes]:
-            print(f"{spec}: {mark} to move on {board}: answered {answer!r}", file=sys.stderr)
-        for board, mark, answer, p in lines.mistakes[: args.show_mistakes]:
-            print(
-                f"{spec}: vs perfect play, {mark} to move on {board} (reached with p={p:.4f}): "
-                f"answered {answer!r}",
-                file=sys.stderr,
-            )
-    header = ["policy", "positions", "format%", "legal%", "optimal%"]
-    print(format_table(rows, [*header, "perfect-play positions", "mistakes", "loss%"]))
-    print(
-        "perfect-play columns: every line of the perfect opponent (every seat, every optimal "
-        "reply); loss% is exact for a deterministic player (hf: greedy)"
-    )
-    return 0
+    return audit_command(args)
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
-    from textgym.pipeline import preset_config, run_pipeline
+    from textgym.envs.tictactoe.pipeline import preset_config, run_pipeline
 
     config = preset_config(
         args.preset,
@@ -180,34 +215,71 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auto_budget(view: View, tokenizer: Any, given: int | None) -> View:
+    """The view with an answer budget that holds the env's reference answers (when none
+    was given or recorded): the longest reference answer plus half again, at least 16."""
+    from dataclasses import replace
+
+    from textgym.view import reference_answer_tokens
+
+    if given is not None:
+        return view
+    need = reference_answer_tokens(view, tokenizer)
+    if need is None:
+        return view
+    return replace(view, max_new_tokens=max(16, need + need // 2))
+
+
 def _cmd_train_sft(args: argparse.Namespace) -> int:
-    from textgym.evaluation import make_policy
-    from textgym.pipeline import SYSTEM_PROMPT, mixed_teacher_games
+    from textgym.policies.by_name import make_policy
     from textgym.policies.hf import load_model
-    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
+    from textgym.trainers.saving import save_model
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
 
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if args.games < 1:
         raise ValueError(f"--games must be >= 1, got {args.games}")
+    if not Path(args.model).is_dir():
+        raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    view = _view(args, args.model)
+    check_policy_name(args.teacher, view.env_id)
+    curriculum = _curriculum(args.curriculum)
     model, tok = load_model(args.model)
-    teacher = make_policy(args.teacher, seed=args.seed, base_url=args.base_url)
-    prompt = None if args.env_prompt else SYSTEM_PROMPT
-    kept, games = mixed_teacher_games(
-        teacher, args.games, args.seed, args.env, system_prompt=prompt
+    view = _auto_budget(view, tok, args.max_new_tokens)
+    check_view(view, tok)
+    teacher = make_policy(args.teacher, view.env_id, seed=args.seed, base_url=args.base_url)
+    kept, games = teacher_episodes(
+        teacher,
+        view.env_id,
+        args.games,
+        args.seed,
+        curriculum=curriculum,
+        history=view.history,
+        system_prompt=view.system_prompt,
+        min_reward=args.min_reward,
     )
     turns = sft_tokens(kept, tok)
-    print(f"SFT on {len(kept)}/{len(games)} games the teacher did not lose", file=sys.stderr)
+    print(
+        f"SFT on {len(kept)}/{len(games)} episodes with reward >= {args.min_reward:g} "
+        f"({len(turns)} turns)",
+        file=sys.stderr,
+    )
     losses = sft_train(model, tok, turns, config)
-    model.save_pretrained(args.out)
-    tok.save_pretrained(args.out)
-    print(f"final loss {losses[-1]:.4f}; model saved to {args.out}")
+    save_model(args.out, model, tok, view)
+    print(f"final loss {losses[-1]:.4f}; model saved to {args.out} (view: {view.to_json()})")
     return 0
 
 
 def _cmd_train_rl(args: argparse.Namespace) -> int:
-    from textgym.pipeline import SYSTEM_PROMPT
     from textgym.trainers.rl import RLConfig, train_rl
 
+    if not Path(args.model).is_dir():
+        raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    view = _view(args, args.model)
+    if args.max_new_tokens is None and load_view(args.model) is None:
+        from textgym.policies.hf import load_model
+
+        view = _auto_budget(view, load_model(args.model)[1], None)
     config = RLConfig(
         model=args.model,
         out_dir=args.out,
@@ -217,15 +289,18 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         advantage_scale=args.advantage_scale,
         lr=args.lr,
         temperature=args.temperature,
-        prob_low=args.prob_low,
-        prob_high=args.prob_high,
+        curriculum=_curriculum(args.curriculum),
         replay_share=args.replay_share,
         eval_every=args.eval_every,
-        system_prompt=None if args.env_prompt else SYSTEM_PROMPT,
-        env_id=args.env,
+        eval_games=args.eval_games,
+        num_envs=args.num_envs,
+        env_id=view.env_id,
+        system_prompt=view.system_prompt,
+        history=view.history,
+        max_new_tokens=view.max_new_tokens,
         seed=args.seed,
     )
-    train_rl(config, resume=args.resume)
+    train_rl(config, resume=args.resume, progress=not args.quiet)
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
     return 0
 
@@ -239,9 +314,35 @@ def _cmd_new_env(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suffixed(path: str, opponent: str) -> str:
+def _suffixed(path: str, condition: str) -> str:
     stem, dot, ext = path.rpartition(".")
-    return f"{stem}-{opponent}.{ext}" if dot else f"{path}-{opponent}"
+    return f"{stem}-{condition}.{ext}" if dot else f"{path}-{condition}"
+
+
+def _add_view_options(parser: argparse.ArgumentParser, env_default: str | None = None) -> None:
+    """The option group for what the model sees (None defaults: the recorded view)."""
+    group = parser.add_argument_group(
+        "view",
+        "what the model sees (default: the view recorded in the model folder, else "
+        "the env's own system prompt, full history, and a budget that holds the env's answers)",
+    )
+    group.add_argument(
+        "--env",
+        default=env_default,
+        help=f"a registered env id (`textgym envs`; default {env_default or DEFAULT_ENV})",
+    )
+    group.add_argument(
+        "--system-prompt",
+        default=None,
+        help="env: the env's own (rules and format) | none: no system message | any text",
+    )
+    group.add_argument(
+        "--history",
+        choices=["full", "last"],
+        default=None,
+        help="full: the whole conversation | last: only the latest observation",
+    )
+    group.add_argument("--max-new-tokens", type=int, default=None, help="answer budget per turn")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,40 +354,46 @@ def build_parser() -> argparse.ArgumentParser:
     p_envs = sub.add_parser("envs", help="list the registered environments")
     p_envs.set_defaults(func=_cmd_envs)
 
-    p_play = sub.add_parser("play", help="play tic-tac-toe in the terminal")
-    p_play.add_argument("--opponent", default="optimal", help="optimal | random | P in [0, 1]")
-    p_play.add_argument("--mark", choices=["X", "O"], default=None, help="your mark")
-    p_play.add_argument("--seat", choices=["first", "second", "random"], default="random")
+    p_play = sub.add_parser("play", help="play any env in the terminal")
+    _add_view_options(p_play, env_default="TextTicTacToe-v0")
+    p_play.add_argument(
+        "--opponent",
+        "--condition",
+        default="default",
+        help="the env's condition (tic-tac-toe: optimal | random | P) or NAME=VALUE",
+    )
+    p_play.add_argument(
+        "--option", action="append", default=[], help="a reset option NAME=VALUE (repeatable)"
+    )
     p_play.add_argument("--seed", type=int, default=None)
+    p_play.add_argument(
+        "--raw", action="store_true", help="send every answer as typed (no legal-move check)"
+    )
     p_play.set_defaults(func=_cmd_play)
 
-    p_eval = sub.add_parser("eval", help="evaluate players against opponents")
+    p_eval = sub.add_parser("eval", help="evaluate policies on any env")
     p_eval.add_argument(
         "--policy",
-        default="minimax,random",
-        help=f"comma-separated players: {', '.join(SCRIPTED_PLAYERS)}",
+        default="reference",
+        help="comma-separated: reference | reference:Q | hf:PATH | openai:MODEL | the env's "
+        "own names (tic-tac-toe: minimax, random, teacher:Q)",
     )
     p_eval.add_argument(
         "--opponent",
-        default="optimal,random",
-        help=f"comma-separated opponents: {', '.join(OPPONENTS)}",
+        "--condition",
+        default=None,
+        help="comma-separated conditions: the env's names (tic-tac-toe: optimal, random, P) or "
+        "NAME=VALUE;NAME=VALUE reset options (default: the env's evaluation conditions)",
     )
-    p_eval.add_argument("--env", default="TextTicTacToe-LLM-v0", help="a registered env id")
+    _add_view_options(p_eval)
     p_eval.add_argument("--episodes", type=int, default=100)
     p_eval.add_argument("--seed", type=int, default=0, help="derives every episode seed")
     p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")
     p_eval.add_argument("--resume", action="store_true", help="skip episodes already in --out")
     p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
-    p_eval.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
-    p_eval.add_argument(
-        "--history",
-        choices=["full", "last"],
-        default="full",
-        help="what the policy sees: the whole conversation or the latest observation",
-    )
-    p_eval.add_argument("--plot", default=None, help="write a W/D/L bar chart PNG here")
+    p_eval.add_argument("--plot", default=None, help="write a bar chart PNG here")
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
 
@@ -298,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.add_argument(
         "--policy",
         default="minimax",
-        help=f"comma-separated players: {', '.join(SCRIPTED_PLAYERS)}",
+        help="comma-separated players: minimax, random, teacher:Q, reference:Q, hf:PATH, "
+        "openai:MODEL",
     )
     p_audit.add_argument("--env", default="TextTicTacToe-LLM-v0", help="a tic-tac-toe env id")
     p_audit.add_argument(
@@ -338,28 +446,38 @@ def build_parser() -> argparse.ArgumentParser:
     p_new.add_argument("--dir", default=".", help="where to create the package folder")
     p_new.set_defaults(func=_cmd_new_env)
 
-    p_train = sub.add_parser("train", help="run one training stage alone")
+    p_train = sub.add_parser("train", help="run one training stage alone, on any env")
     stages = p_train.add_subparsers(dest="stage", required=True)
-    p_sft = stages.add_parser("sft", help="imitate a teacher's games it did not lose")
+    p_sft = stages.add_parser("sft", help="imitate a teacher's good episodes")
     p_sft.add_argument("--model", required=True, help="saved model folder to start from")
     p_sft.add_argument("--out", required=True, help="where to save the trained model")
-    p_sft.add_argument("--teacher", default="teacher:0.7")
-    p_sft.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
+    _add_view_options(p_sft)
+    p_sft.add_argument(
+        "--teacher", default="reference:0.7", help="reference:Q | hf:PATH | openai:MODEL | ..."
+    )
     p_sft.add_argument("--base-url", default=None, help="server of an openai: teacher")
-    p_sft.add_argument("--games", type=int, default=8000)
+    p_sft.add_argument("--games", type=int, default=8000, help="teacher episodes")
+    p_sft.add_argument(
+        "--min-reward", type=float, default=0.5, help="keep teacher episodes scoring this or more"
+    )
+    p_sft.add_argument(
+        "--curriculum",
+        action="append",
+        default=None,
+        help="NAME=LOW:HIGH reset-option range (repeatable; none: no options; default: the "
+        "env's declared ranges)",
+    )
     p_sft.add_argument("--epochs", type=int, default=6)
     p_sft.add_argument("--batch-size", type=int, default=256)
     p_sft.add_argument("--lr", type=float, default=3e-3)
     p_sft.add_argument("--seed", type=int, default=0)
-    p_sft.add_argument(
-        "--env-prompt", action="store_true", help="keep the env's rules as system prompt"
-    )
     p_sft.set_defaults(func=_cmd_train_sft)
-    p_rl = stages.add_parser("rl", help="CISPO against stratified opponents")
+
+    p_rl = stages.add_parser("rl", help="CISPO with a stratified curriculum")
     p_rl.add_argument("--model", required=True, help="saved model folder to start from")
     p_rl.add_argument("--out", required=True, help="checkpoints, metrics.jsonl, training.png")
+    _add_view_options(p_rl)
     p_rl.add_argument("--steps", type=int, default=30)
-    p_rl.add_argument("--env", default=ENV_ID, help="a tic-tac-toe LLM env id")
     p_rl.add_argument("--games-per-batch", type=int, default=256)
     p_rl.add_argument("--group-size", type=int, default=8)
     p_rl.add_argument(
@@ -370,20 +488,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_rl.add_argument("--lr", type=float, default=1e-3)
     p_rl.add_argument("--temperature", type=float, default=1.0)
-    p_rl.add_argument("--prob-low", type=float, default=0.2)
-    p_rl.add_argument("--prob-high", type=float, default=0.7)
+    p_rl.add_argument(
+        "--curriculum",
+        action="append",
+        default=None,
+        help="NAME=LOW:HIGH reset-option range stratified in every batch (repeatable; none: "
+        "no options; default: the env's declared ranges)",
+    )
     p_rl.add_argument(
         "--replay-share",
         type=float,
         default=0.0,
-        help="share of groups that start where the policy lost recently (perfect opponent)",
+        help="share of groups that restart where the policy lost recently",
     )
     p_rl.add_argument("--eval-every", type=int, default=10)
+    p_rl.add_argument("--eval-games", type=int, default=100)
+    p_rl.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_rl.add_argument("--seed", type=int, default=0)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
-    p_rl.add_argument(
-        "--env-prompt", action="store_true", help="keep the env's rules as system prompt"
-    )
+    p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
     p_rl.set_defaults(func=_cmd_train_rl)
     return parser
 

@@ -8,11 +8,21 @@ reject any normal prompt).
 
 from __future__ import annotations
 
+import math
 import string
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
+
+if TYPE_CHECKING:  # the policy layer sits above this one
+    from textgym.policies.base import Policy
+
+Message = dict[str, str]
+Conversation = list[Message]
 
 #: Printable ASCII in a fixed order: digits, letters, punctuation, then whitespace
 #: (space, tab, newline, carriage return, vertical tab, form feed).
@@ -28,6 +38,87 @@ def text_space(max_length: int, charset: str = PRINTABLE_CHARSET) -> spaces.Text
 
 class EpisodeOverError(RuntimeError):
     """Raised when ``step`` is called on an episode that has ended or was never reset."""
+
+
+@dataclass(frozen=True)
+class OptionRange:
+    """The range of one numeric reset option that varies between episodes (a curriculum).
+
+    An env declares its ranges in :meth:`TextEnv.curriculum_options`; trainers stratify
+    over them and ``reset(options={name: value})`` accepts any value inside.
+    """
+
+    low: float
+    """Smallest value."""
+    high: float
+    """Largest value (inclusive)."""
+    integer: bool = False
+    """Whole numbers only (e.g. a string length)."""
+    doc: str = ""
+    """What the option changes, in a few words (shown in help and error messages)."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low <= self.high):
+            raise ValueError(f"need finite low <= high, got {self.low!r}, {self.high!r}")
+
+    def check(self, name: str, value: object) -> float | int:
+        """``value`` as a number inside the range, or a ``ValueError`` naming both."""
+        kind = "a whole number" if self.integer else "a number"
+        bad = ValueError(f"{name} must be {kind} in [{self.low:g}, {self.high:g}], got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise bad
+        if not (math.isfinite(float(value)) and self.low <= float(value) <= self.high):
+            raise bad
+        if self.integer:
+            if float(value) != int(value):
+                raise bad
+            return int(value)
+        return float(value)
+
+
+class ReferencePlayer(Protocol):
+    """An env's scripted player (:meth:`TextEnv.reference_player`).
+
+    It reads only the conversation (what a model would see: the latest user message is the
+    latest observation) and answers in the env's own action format. ``answer`` is the
+    reference answer; ``mistake`` a plausible wrong one, which the imperfect player
+    ``reference:Q`` plays with probability ``1 - Q`` (see
+    :class:`textgym.policies.reference.ReferencePolicy`). Both raise ``ValueError`` when the
+    conversation does not hold what they need (an empty answer is played then).
+    """
+
+    def answer(self, conversation: Conversation) -> str:
+        """The reference answer to the latest observation."""
+        ...
+
+    def mistake(self, conversation: Conversation, rng: np.random.Generator) -> str:
+        """A wrong but well-formed answer, drawn from ``rng``."""
+        ...
+
+
+def check_reset_options(
+    env: object,
+    options: Mapping[str, Any] | None,
+    ranges: Mapping[str, OptionRange],
+    other: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Validate ``reset`` options: curriculum options in their range, ``other`` names as is.
+
+    Returns a new dict with the curriculum values as numbers. An unknown name is a
+    ``ValueError`` that names it and every valid option.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(ranges) - set(other))
+    if unknown:
+        valid = sorted({*ranges, *other})
+        choices = ", ".join(valid) if valid else "none"
+        raise ValueError(
+            f"{type(env).__name__}: unknown reset option(s) {unknown}; valid: {choices}"
+        )
+    for name, spec in ranges.items():
+        if name in options:
+            options[name] = spec.check(name, options[name])
+    return options
 
 
 class TextEnv(gym.Env[str, str]):
@@ -49,6 +140,23 @@ class TextEnv(gym.Env[str, str]):
     """The task without the answer format; wrappers that impose their own answer format
     (such as :class:`textgym.wrappers.FormatCheck`) build their system prompt from it."""
 
+    markov_observations: bool = False
+    """True when the latest observation shows everything needed to play on (a board game);
+    a policy may then see only the latest observation (``history="last"``)."""
+
+    turn_rng_factory: Callable[[int, int], np.random.Generator] | None = None
+    """When set (by :class:`textgym.wrappers.PerTurnSeeding`), the env draws the randomness
+    of its reply to a turn from ``turn_rng_factory(episode_key, state_key())`` instead of
+    ``np_random``, so replies are a pure function of (episode seed, state)."""
+
+    episode_key: int = 0
+    """A number drawn from the episode seed at ``reset`` (seeds per-turn generators)."""
+
+    rate_metrics: tuple[str, ...] = ()
+    """The yes/no (0 or 1) metrics among those the env reports in
+    ``info["episode_metrics"]`` at the end of an episode; tables show them as percentages
+    of episodes, the others as means."""
+
     _episode_active: bool = False
 
     def _check_action(self, action: object) -> str:
@@ -68,6 +176,64 @@ class TextEnv(gym.Env[str, str]):
         """Why ``action`` is not legal now, in a few words shown to the player (override)."""
         return "not a legal action"
 
+    # ------------------------------------------------------------------ hooks
+
+    def curriculum_options(self) -> dict[str, OptionRange]:
+        """Reset options that vary between episodes, with their ranges (override).
+
+        Trainers stratify every batch over them (:func:`textgym.trainers.groups.plan_batch`);
+        an env that declares none gets none.
+        """
+        return {}
+
+    def reference_player(self) -> ReferencePlayer:
+        """The env's scripted player (override); usable by name as ``reference`` and
+        ``reference:Q``."""
+        raise NotImplementedError(f"{type(self).__name__} has no reference player")
+
+    def named_players(self) -> dict[str, Callable[[str | None, int], Policy]]:
+        """Extra policy names of this env (override): ``name -> f(argument, seed)``, where
+        ``argument`` is what follows ``name:`` (None without a colon); a key may show its
+        argument (``"teacher:Q"``). Their answers are in the env's own action format, as a
+        reference player's."""
+        return {}
+
+    def state_key(self) -> int:
+        """A whole number naming the current state, for per-turn seeding (override in envs
+        with an opponent or other randomness after ``reset``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no state key")
+
+    def evaluation_conditions(self) -> dict[str, dict[str, Any]]:
+        """Named reset options to evaluate under (override); ``{"default": {}}`` plays the
+        env as it is."""
+        return {"default": {}}
+
+    def parse_condition(self, spec: str) -> dict[str, Any]:
+        """Reset options from a condition: a name of :meth:`evaluation_conditions`,
+        ``default`` (no options), or ``NAME=VALUE`` pairs joined by ``;``. Raises
+        ``ValueError`` naming the choices."""
+        conditions = self.evaluation_conditions()
+        if spec in conditions:
+            return dict(conditions[spec])
+        if spec == "default":  # the env as constructed, always available
+            return {}
+        options: dict[str, Any] = {}
+        for part in spec.split(";"):
+            name, eq, value = part.partition("=")
+            if not eq or not name.strip():
+                names = ", ".join(conditions)
+                raise ValueError(
+                    f"unknown condition {spec!r} for {type(self).__name__}; choose one of: "
+                    f"{names}, or NAME=VALUE reset options"
+                )
+            options[name.strip()] = _parse_value(value.strip())
+        return options
+
+    def evaluation_note(self, options: dict[str, Any]) -> str | None:
+        """A line printed under an evaluation table for these reset options (override),
+        e.g. the best result possible."""
+        return None
+
     def hidden_strings(self) -> list[str]:
         """Strings the player must never see in an observation (hidden answers, secrets).
 
@@ -75,3 +241,20 @@ class TextEnv(gym.Env[str, str]):
         that none of them appears in any observation. Override in envs with hidden state.
         """
         return []
+
+
+def _parse_value(text: str) -> Any:
+    """A reset-option value typed on a command line: a number, a boolean, None or text."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text

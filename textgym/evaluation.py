@@ -1,12 +1,18 @@
-"""Evaluation of players against tic-tac-toe opponents: win/draw/loss tables.
+"""Evaluation of policies on any text env: mean reward with its standard error, the env's
+own episode metrics, format and invalid-answer rates, turns and answer tokens.
 
-Every player faces exactly the same games: episode seeds are derived from one evaluation
-seed, and the env's opponent randomness comes from those seeds.
+Every policy faces exactly the same episodes: episode seeds derive from one evaluation
+seed, and the env's randomness comes from those seeds. A *condition* is a set of reset
+options the episodes are played under, named by the env (tic-tac-toe's ``optimal`` and
+``random`` opponents) or given as ``NAME=VALUE`` pairs (see
+:meth:`textgym.core.TextEnv.parse_condition`). With ``out``, one JSON line per finished
+episode is appended as it finishes, and ``resume`` skips the episodes already there.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +23,8 @@ import numpy as np
 
 import textgym  # noqa: F401  (registers the envs)
 from textgym.policies.base import Policy
-from textgym.policies.scripted import (
-    ScriptedPolicy,
-    perfect_policy,
-    random_policy,
-    teacher_policy,
-)
+from textgym.policies.by_name import check_env_id, make_policy
 from textgym.rollout import Episode, rollout
-
-SCRIPTED_PLAYERS = ("minimax", "random", "teacher:Q", "hf:PATH", "openai:MODEL")
-OPPONENTS = ("optimal", "random", "P (random-move probability in [0, 1])")
 
 
 def episode_seeds(seed: int, n: int) -> list[int]:
@@ -34,149 +32,179 @@ def episode_seeds(seed: int, n: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)]
 
 
-def parse_player(spec: str, template: str = "<move>{}</move>", seed: int = 0) -> ScriptedPolicy:
-    """A scripted player from its name: ``minimax``, ``random`` or ``teacher:Q``.
-
-    ``teacher:Q`` plays an optimal move with probability Q and a random one otherwise.
-    """
-    if spec == "minimax":
-        return perfect_policy(template, seed)
-    if spec == "random":
-        return random_policy(template, seed)
-    if spec.startswith("teacher:"):
-        try:
-            q = float(spec.split(":", 1)[1])
-        except ValueError:
-            q = float("nan")
-        if not 0.0 <= q <= 1.0:
-            raise ValueError(f"teacher:Q needs Q in [0, 1], got {spec!r}")
-        return teacher_policy(q, template, seed)
-    raise ValueError(f"unknown player {spec!r}; choose one of: {', '.join(SCRIPTED_PLAYERS)}")
-
-
-def parse_opponent(spec: str) -> float:
-    """The opponent's ``random_move_prob`` from ``optimal``, ``random`` or a number in [0, 1]."""
-    if spec == "optimal":
-        return 0.0
-    if spec == "random":
-        return 1.0
-    try:
-        p = float(spec)
-    except ValueError:
-        p = float("nan")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"unknown opponent {spec!r}; choose one of: {', '.join(OPPONENTS)}")
-    return p
-
-
-def make_policy(
-    spec: str,
-    template: str = "<move>{}</move>",
-    seed: int = 0,
-    temperature: float = 0.0,
-    max_new_tokens: int = 32,
-    base_url: str | None = None,
-) -> Policy:
-    """A policy from its name: ``minimax``, ``random``, ``teacher:Q``, ``hf:PATH`` or
-    ``openai:MODEL`` (served at ``base_url``)."""
-    if spec.startswith("openai:"):
-        from textgym.policies.openai_policy import OpenAIPolicy
-
-        return OpenAIPolicy(
-            spec[7:],
-            base_url=base_url,
-            temperature=temperature,
-            max_tokens=max_new_tokens,
-            seed=seed,
-        )
-    if spec.startswith("hf:"):
-        try:
-            from textgym.policies.hf import HFPolicy
-        except ImportError:
-            raise ValueError(
-                "hf: policies need torch and transformers: pip install 'textgym[hf]'"
-            ) from None
-
-        return HFPolicy(spec[3:], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    return parse_player(spec, template, seed)
-
-
-def answer_template(env_id: str) -> str:
-    """How a scripted player must phrase a move in this env (its FormatCheck tag, if any)."""
+def condition_options(env_id: str, condition: str) -> dict[str, Any]:
+    """The reset options of ``condition`` in ``env_id`` (checked by a test reset)."""
+    check_env_id(env_id)
     env = gym.make(env_id)
     try:
-        tag = env.get_wrapper_attr("tag")
-    except AttributeError:
-        return "{}"
+        options = env.unwrapped.parse_condition(condition)  # type: ignore[attr-defined]
+        env.reset(seed=0, options=options)  # an unknown option fails here, before any work
+        return options
     finally:
         env.close()
-    return f"<{tag}>{{}}</{tag}>"
 
 
-def episode_record(episode: Episode, policy: str, opponent: str, env_id: str) -> dict[str, Any]:
+def rate_metrics(env_id: str) -> tuple[str, ...]:
+    """The yes/no episode metrics of ``env_id`` (:attr:`textgym.core.TextEnv.rate_metrics`)."""
+    env = gym.make(env_id)
+    try:
+        return tuple(getattr(env.unwrapped, "rate_metrics", ()))
+    finally:
+        env.close()
+
+
+def evaluation_conditions(env_id: str) -> list[str]:
+    """The names of the conditions ``env_id`` evaluates under by default."""
+    check_env_id(env_id)
+    env = gym.make(env_id)
+    try:
+        return list(env.unwrapped.evaluation_conditions())  # type: ignore[attr-defined]
+    finally:
+        env.close()
+
+
+def evaluation_note(env_id: str, condition: str) -> str | None:
+    """The env's note for a condition (e.g. the best result possible), if any."""
+    env = gym.make(env_id)
+    try:
+        base: Any = env.unwrapped
+        return base.evaluation_note(base.parse_condition(condition))
+    finally:
+        env.close()
+
+
+def _count(infos: Sequence[dict[str, Any]], key: str) -> int | None:
+    """How many infos have ``key`` true, or None when none of them reports ``key``."""
+    if not any(key in i for i in infos):
+        return None
+    return sum(bool(i.get(key)) for i in infos)
+
+
+def episode_record(episode: Episode, policy: str, condition: str, env_id: str) -> dict[str, Any]:
     """The JSON line written for one finished evaluation episode."""
     infos = [t.info for t in episode.turns]
+    ids = [t.completion.completion_ids for t in episode.turns]
     return {
         "policy": policy,
-        "opponent": opponent,
+        "condition": condition,
         "env": env_id,
         "index": episode.index,
         "seed": episode.seed,
-        "result": episode.final_info.get("result"),
         "reward": episode.total_reward,
+        "metrics": dict(episode.final_info.get("episode_metrics") or {}),
         "answers": len(episode.turns),
-        "format_ok": sum(bool(i.get("format_ok", True)) for i in infos),
-        "invalid_answers": sum(bool(i.get("illegal_action")) for i in infos),
+        "format_ok": _count(infos, "format_ok"),
+        "invalid_answers": _count(infos, "illegal_action"),
+        "answer_tokens": sum(map(len, ids)) if all(ids) and ids else None,
         "truncated": episode.truncated,
         "answers_text": [t.completion.text for t in episode.turns],
     }
 
 
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
 @dataclass
 class Summary:
-    """Aggregate results of one policy against one opponent, from episode records."""
+    """Aggregate results of one policy under one condition, from episode records."""
 
     player: str
-    opponent: str
+    condition: str
     records: list[dict[str, Any]] = field(default_factory=list)
-
-    def rate(self, result: str) -> float:
-        """Percentage of games with this result (``win``, ``draw`` or ``loss``)."""
-        return 100.0 * sum(r["result"] == result for r in self.records) / max(len(self), 1)
+    rates: tuple[str, ...] = ()
+    """The yes/no metrics (shown as percentages)."""
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def row(self) -> list[str]:
-        """Table row: policy, opponent, games, W/D/L %, format %, invalid %, reward, turns."""
-        n = max(len(self), 1)
-        answers = max(sum(r["answers"] for r in self.records), 1)
-        return [
-            self.player,
-            self.opponent,
-            str(len(self)),
-            f"{self.rate('win'):.1f}",
-            f"{self.rate('draw'):.1f}",
-            f"{self.rate('loss'):.1f}",
-            f"{100.0 * sum(r['format_ok'] for r in self.records) / answers:.1f}",
-            f"{100.0 * sum(r['invalid_answers'] > 0 for r in self.records) / n:.1f}",
-            f"{sum(r['reward'] for r in self.records) / n:.3f}",
-            f"{sum(r['answers'] for r in self.records) / n:.2f}",
-        ]
+    @property
+    def mean_reward(self) -> float:
+        """Mean episode reward."""
+        return _mean([r["reward"] for r in self.records])
+
+    @property
+    def stderr(self) -> float:
+        """Standard error of the mean episode reward (0 for fewer than two episodes)."""
+        n = len(self.records)
+        if n < 2:
+            return 0.0
+        return float(np.std([r["reward"] for r in self.records], ddof=1) / math.sqrt(n))
+
+    def metric_names(self) -> list[str]:
+        """The env's episode metrics, in the order they first appear."""
+        names: dict[str, None] = {}
+        for r in self.records:
+            names.update(dict.fromkeys(r.get("metrics") or {}))
+        return list(names)
+
+    def metric(self, name: str) -> float:
+        """Mean of an episode metric over the episodes that report it (NaN if none)."""
+        return _mean([r["metrics"][name] for r in self.records if name in (r.get("metrics") or {})])
+
+    def is_rate(self, name: str) -> bool:
+        """Whether a metric is yes/no (shown as a percentage)."""
+        return name in self.rates
+
+    def rate(self, name: str) -> float:
+        """A 0/1 metric as a percentage of episodes (e.g. tic-tac-toe's ``win``)."""
+        return 100.0 * self.metric(name)
+
+    def _answer_rate(self, key: str) -> float | None:
+        counted = [r for r in self.records if r.get(key) is not None]
+        if not counted:
+            return None
+        return 100.0 * sum(r[key] for r in counted) / max(sum(r["answers"] for r in counted), 1)
+
+    @property
+    def format_rate(self) -> float | None:
+        """Well-formed answers, % of answers (None when the env does not report it)."""
+        return self._answer_rate("format_ok")
+
+    @property
+    def invalid_rate(self) -> float | None:
+        """Invalid answers, % of answers (None when the env does not report it)."""
+        return self._answer_rate("invalid_answers")
+
+    @property
+    def turns(self) -> float:
+        """Mean answers per episode."""
+        return _mean([r["answers"] for r in self.records])
+
+    @property
+    def answer_tokens(self) -> float | None:
+        """Mean tokens per answer (None for policies without token ids)."""
+        counted = [r for r in self.records if r.get("answer_tokens") is not None]
+        if not counted:
+            return None
+        return sum(r["answer_tokens"] for r in counted) / max(sum(r["answers"] for r in counted), 1)
 
 
-HEADER = [
-    "policy",
-    "opponent",
-    "games",
-    "win%",
-    "draw%",
-    "loss%",
-    "format%",
-    "invalid%",
-    "reward",
-    "turns",
-]
+def summary_table(summaries: Sequence[Summary]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the evaluation table: one row per summary, one column per metric.
+
+    Yes/no metrics are shown as a percentage of episodes (``win %``), the others as their
+    mean. "format %" and "invalid % answers" count answers, not
+    episodes; "-" marks what the env or the policy does not report.
+    """
+    metrics: dict[str, bool] = {}
+    for s in summaries:
+        for name in s.metric_names():
+            metrics[name] = metrics.get(name, True) and s.is_rate(name)
+    header = ["policy", "condition", "episodes", "reward", "± s.e."]
+    header += [f"{m} %" if rate else m for m, rate in metrics.items()]
+    header += ["format % answers", "invalid % answers", "turns", "tokens/answer"]
+
+    def num(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+    rows = []
+    for s in summaries:
+        row = [s.player, s.condition, str(len(s)), num(s.mean_reward, 3), num(s.stderr, 3)]
+        row += [num(s.rate(m)) if rate else num(s.metric(m), 2) for m, rate in metrics.items()]
+        row += [num(s.format_rate), num(s.invalid_rate), num(s.turns, 2), num(s.answer_tokens)]
+        rows.append(row)
+    return header, rows
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -196,7 +224,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 
 def evaluate(
     policy: str,
-    opponent: str,
+    condition: str = "default",
     episodes: int = 100,
     seed: int = 0,
     env_id: str = "TextTicTacToe-LLM-v0",
@@ -211,31 +239,32 @@ def evaluate(
     history: Literal["full", "last"] = "full",
     system_prompt: str | None = None,
 ) -> Summary:
-    """Play ``episodes`` games of ``env_id`` against ``opponent`` and summarize them.
+    """Play ``episodes`` episodes of ``env_id`` under ``condition`` and summarize them.
 
-    Episode seeds come from ``seed``, so every policy faces exactly the same games. With
-    ``out``, one JSON line per finished episode is appended and flushed as it finishes;
-    with ``resume``, episodes already in ``out`` for this policy and opponent are skipped.
-    ``history`` and ``system_prompt`` set what the policy sees (see
-    :func:`textgym.rollout.rollout`).
+    Args:
+        policy: the policy's name (``reference``, ``hf:PATH``, ...; see
+            :func:`textgym.policies.by_name.make_policy`), or a label when ``policy_obj``
+            is given.
+        condition: reset options, by the env's name for them or as ``NAME=VALUE`` pairs
+            (``default``: the env as it is).
+        episodes: how many; their seeds derive from ``seed``, so every policy faces the
+            same episodes.
+        out: append one JSON line per finished episode here.
+        resume: skip the episodes of this policy, condition and env already in ``out``.
+        history, system_prompt: what the policy sees (see :func:`textgym.rollout.rollout`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    if env_id not in gym.registry:
-        known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
-        raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
-    p = parse_opponent(opponent)
+    options = condition_options(env_id, condition)
     if policy_obj is None:
-        policy_obj = make_policy(
-            policy, answer_template(env_id), seed, temperature, max_new_tokens, base_url
-        )
-    summary = Summary(policy, opponent)
+        policy_obj = make_policy(policy, env_id, seed, temperature, max_new_tokens, base_url)
+    summary = Summary(policy, condition, rates=rate_metrics(env_id))
     done: set[int] = set()
     if out is not None and resume:
         for r in read_records(out):
-            key = (r.get("policy"), r.get("opponent"), r.get("env"))
+            key = (r.get("policy"), r.get("condition"), r.get("env"))
             index = r.get("index", -1)
-            if key == (policy, opponent, env_id) and index not in done and 0 <= index < episodes:
+            if key == (policy, condition, env_id) and index not in done and 0 <= index < episodes:
                 done.add(index)
                 summary.records.append(r)
 
@@ -245,7 +274,7 @@ def evaluate(
 
     def save(episode: Episode) -> None:
         episode.index = todo[episode.index]
-        record = episode_record(episode, policy, opponent, env_id)
+        record = episode_record(episode, policy, condition, env_id)
         summary.records.append(record)
         if fh is not None:
             fh.write(json.dumps(record) + "\n")
@@ -254,8 +283,9 @@ def evaluate(
     try:
         rollout(
             policy_obj,
-            lambda: gym.make(env_id, random_move_prob=p),
+            env_id,
             [seeds[i] for i in todo],
+            options=[options or None] * len(todo),
             num_envs=num_envs,
             on_episode=save,
             progress=progress,
@@ -269,16 +299,56 @@ def evaluate(
     return summary
 
 
-def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> str:
-    """A plain-text table with aligned columns."""
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """A plain-text table with aligned columns (text columns left, numbers right)."""
     table = [list(header), *map(list, rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    numeric = [
+        all(_is_number(r[i]) for r in table[1:]) and len(table) > 1 for i in range(len(header))
+    ]
     lines = [
         "  ".join(
-            c.rjust(w) if i > 1 else c.ljust(w)
+            c.rjust(w) if numeric[i] else c.ljust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        ).rstrip()
         for r in table
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    if text == "-":
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def markdown_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """The same table in Markdown (numbers right-aligned)."""
+    numeric = [all(_is_number(r[i]) for r in rows) and rows for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---:" if n else "---" for n in numeric) + " |",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "Summary",
+    "condition_options",
+    "episode_record",
+    "episode_seeds",
+    "evaluate",
+    "evaluation_conditions",
+    "evaluation_note",
+    "format_table",
+    "markdown_table",
+    "rate_metrics",
+    "read_records",
+    "summary_table",
+]

@@ -24,34 +24,59 @@ def _pyplot():
 COLORS = {"loss": "#d62728", "draw": "#7f7f7f", "win": "#2ca02c"}
 
 
-def plot_results(summaries: Sequence[Summary], path: str | Path, title: str = "") -> Path:
-    """Stacked horizontal bars of losses, draws and wins (%) per policy; saves a PNG."""
+def plot_results(
+    summaries: Sequence[Summary],
+    path: str | Path,
+    title: str = "",
+    stacked: Sequence[str] | None = None,
+) -> Path:
+    """One horizontal bar per policy; saves a PNG.
+
+    Without ``stacked``: the mean episode reward with its standard error. With ``stacked``
+    (0/1 episode metrics that split the episodes, e.g. tic-tac-toe's ``loss``, ``draw``,
+    ``win``): stacked bars of their percentages.
+    """
     plt = _pyplot()
     if not summaries:
         raise ValueError("nothing to plot: no results")
     labels = [s.player for s in summaries]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(summaries) + 1.8))
-    left = [0.0] * len(summaries)
-    for result in ("loss", "draw", "win"):
-        values = [s.rate(result) for s in summaries]
-        bars = ax.barh(labels, values, left=left, color=COLORS[result], label=result)
-        for bar, v in zip(bars, values, strict=True):
-            if v >= 8:
-                ax.text(
-                    bar.get_x() + bar.get_width() / 2,
-                    bar.get_y() + bar.get_height() / 2,
-                    f"{v:.0f}",
-                    ha="center",
-                    va="center",
-                    color="white",
-                    fontsize=9,
-                )
-        left = [a + b for a, b in zip(left, values, strict=True)]
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of games")
+    if stacked is None:
+        values = [s.mean_reward for s in summaries]
+        ax.barh(labels, values, xerr=[s.stderr for s in summaries], color="#1f77b4", capsize=3)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.3f}", va="center", fontsize=9)
+        ax.set_xlabel("mean episode reward (± s.e.)")
+    else:
+        left = [0.0] * len(summaries)
+        palette = ["#d62728", "#7f7f7f", "#2ca02c", "#1f77b4", "#9467bd"]
+        for k, name in enumerate(stacked):
+            values = [s.rate(name) for s in summaries]
+            color = COLORS.get(name, palette[k % len(palette)])
+            bars = ax.barh(labels, values, left=left, color=color, label=name)
+            for bar, v in zip(bars, values, strict=True):
+                if v >= 8:
+                    ax.text(
+                        bar.get_x() + bar.get_width() / 2,
+                        bar.get_y() + bar.get_height() / 2,
+                        f"{v:.0f}",
+                        ha="center",
+                        va="center",
+                        color="white",
+                        fontsize=9,
+                    )
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("% of episodes")
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+            ncols=len(stacked),
+            fontsize=8,
+            frameon=False,
+        )
     ax.invert_yaxis()
-    ax.set_title(title or f"vs {summaries[0].opponent} opponent")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3, fontsize=8, frameon=False)
+    ax.set_title(title or f"under {summaries[0].condition}")
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=120)

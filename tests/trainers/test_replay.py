@@ -1,18 +1,18 @@
-"""Replay positions of lost games: what is kept, and that they set up the same position."""
+"""Replay states of lost episodes: what is kept, and that they restart the same state."""
 
 from __future__ import annotations
 
 import gymnasium as gym
 import pytest
 
-from textgym.evaluation import parse_player
+from textgym.envs.tictactoe.players import perfect_policy, random_policy
 from textgym.rollout import rollout
-from textgym.trainers.replay import POSITION_KEYS, lost_positions
+from textgym.trainers.replay import lost_positions
 
 
 def test_the_last_positions_of_lost_games_and_nothing_else() -> None:
     games = rollout(
-        parse_player("random", seed=1),
+        random_policy(seed=1),
         "TextTicTacToe-LLM-Letters-v0",
         list(range(40)),
         options=[{"random_move_prob": 0.0}] * 40,
@@ -22,7 +22,7 @@ def test_the_last_positions_of_lost_games_and_nothing_else() -> None:
     positions = lost_positions(games, last=2)
     expected = sum(min(2, len(g.turns) - 1) for g in lost)
     assert len(positions) == expected
-    assert all(set(p) == set(POSITION_KEYS) for p in positions)
+    assert all(set(p) == {"board", "agent_mark"} for p in positions)
     # each is the position the policy faced: reset there, the observation is that turn's
     first = next(g for g in lost if len(g.turns) >= 3)
     env = gym.make("TextTicTacToe-LLM-Letters-v0")
@@ -35,17 +35,20 @@ def test_the_last_positions_of_lost_games_and_nothing_else() -> None:
 
 def test_envs_without_positions_and_won_games_give_none() -> None:
     games = rollout(
-        parse_player("minimax"),
+        perfect_policy(),
         "TextTicTacToe-LLM-Letters-v0",
         list(range(8)),
         options=[{"random_move_prob": 1.0}] * 8,
     )
     assert all(g.final_info["result"] != "loss" for g in games)
     assert lost_positions(games) == []
-    for game in games:  # a lost game whose env reports no position
-        game.final_info["result"] = "loss"
+    for game in games:  # a lost game whose env reports no restart options
         for turn in game.turns:
-            turn.info.pop("board")
+            turn.reward_components["outcome"] = 0.0
+    assert len(lost_positions(games)) > 0
+    for game in games:
+        for turn in game.turns:
+            turn.info.pop("restart_options", None)
     assert lost_positions(games) == []
     with pytest.raises(ValueError, match="last"):
         lost_positions(games, last=0)

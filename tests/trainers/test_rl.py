@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textgym.policies import teacher_policy  # noqa: E402
+from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
 from textgym.policies.hf import load_model  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
@@ -88,11 +88,14 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
     [
         ({"games_per_batch": 10, "group_size": 4}, "multiple"),
         ({"lr": 0}, "lr"),
-        ({"prob_low": 0.8, "prob_high": 0.2}, "prob_low"),
+        ({"curriculum": {"random_move_prob": (0.8, 0.2)}}, "random_move_prob"),
+        ({"curriculum": {"random_move_prob": (0.0, 2.0)}}, "within"),
+        ({"curriculum": {"length": (2, 4)}}, "no curriculum option 'length'"),
         ({"group_size": 1}, "group_size"),
         ({"advantage_scale": "rank"}, "advantage_scale"),
         ({"replay_share": 1.5}, "replay_share"),
-        ({"replay_prob": -0.1}, "replay_prob"),
+        ({"replay_options": {"random_move_prob": -0.1}}, "random_move_prob"),
+        ({"replay_options": {"colour": 1}}, "unknown reset option"),
         ({"replay_turns": 0}, "replay_turns"),
     ],
 )
@@ -123,8 +126,7 @@ def test_replayed_groups_start_where_the_policy_lost_and_resume_exactly(
     def replaying(out, steps):
         return dataclasses.replace(
             config(warm_model, out, steps),
-            prob_low=0.0,
-            prob_high=0.0,
+            curriculum={"random_move_prob": (0.0, 0.0)},
             replay_share=0.5,
         )
 

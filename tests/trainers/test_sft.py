@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textgym.policies import teacher_policy  # noqa: E402
+from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
 from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402

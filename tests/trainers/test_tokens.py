@@ -61,7 +61,7 @@ def test_on_policy_logprobs_match_the_sampling_logprobs(played) -> None:
 
 
 def test_turns_without_tokens_are_refused() -> None:
-    from textgym.policies import perfect_policy
+    from textgym.envs.tictactoe.players import perfect_policy
 
     episodes = rollout(perfect_policy(), "TextTicTacToe-LLM-v0", [0], num_envs=1)
     with pytest.raises(ValueError, match="no token ids"):

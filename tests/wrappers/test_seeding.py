@@ -92,7 +92,7 @@ def test_double_wrapping_and_unsupported_envs_are_refused() -> None:
         PerTurnSeeding(env)
     with pytest.raises(ValueError, match="already seeded per turn"):
         PerTurnSeeding(_seeded_base())
-    with pytest.raises(ValueError, match="opponent_rng_factory"):
+    with pytest.raises(ValueError, match="state_key"):
         PerTurnSeeding(gym.make("CartPole-v1"))  # type: ignore[arg-type]
 
 

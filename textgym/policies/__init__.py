@@ -2,26 +2,20 @@
 
 * :class:`~textgym.policies.hf.HFPolicy` — a local Hugging Face model, batched, with exact
   token ids and log-probs (needs the ``hf`` extra; imported lazily).
-* :mod:`~textgym.policies.scripted` — random, perfect and teacher tic-tac-toe players.
+* :class:`~textgym.policies.openai_policy.OpenAIPolicy` — any OpenAI-compatible server.
+* :class:`~textgym.policies.reference.ReferencePolicy` — an env's scripted reference
+  player, perfect or with a quality knob (``reference``, ``reference:Q``).
+* :func:`~textgym.policies.by_name.make_policy` — any of them from its name.
 """
 
 from textgym.policies.base import Completion, Conversation, Message, Policy
-from textgym.policies.scripted import (
-    ScriptedPolicy,
-    perfect_policy,
-    random_policy,
-    read_board,
-    teacher_policy,
-)
+from textgym.policies.reference import FormattedPolicy, ReferencePolicy
 
 __all__ = [
     "Completion",
     "Conversation",
+    "FormattedPolicy",
     "Message",
     "Policy",
-    "ScriptedPolicy",
-    "perfect_policy",
-    "random_policy",
-    "read_board",
-    "teacher_policy",
+    "ReferencePolicy",
 ]

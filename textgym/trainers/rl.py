@@ -1,39 +1,53 @@
-"""The RL loop: play groups against stratified opponents, score, update with CISPO. Repeat.
+"""The RL loop on any env: play groups under a stratified curriculum, score, update with
+CISPO. Repeat.
 
-Read top to bottom: :class:`RLConfig` holds every setting; :func:`train_rl` runs the loop:
+Read top to bottom: :class:`RLConfig` holds every setting; :func:`train_rl` runs the loop,
+one short named stage per line:
 
-1. plan the batch: ``games_per_batch // group_size`` episode seeds, each with an opponent
-   skill from the stratified range, each played ``group_size`` times (optionally a share
-   of the groups start from positions of games the policy lost: ``replay_share``);
-2. roll out all games with the current model (``HFPolicy``, exact ids and log-probs);
+1. :func:`plan_step`: ``games_per_batch // group_size`` episode seeds, each with reset
+   options stratified over the env's curriculum (:mod:`textgym.trainers.groups`), each
+   played ``group_size`` times; optionally a share of the groups restart from states of
+   episodes the policy lost (``replay_share``, :mod:`textgym.trainers.replay`);
+2. :func:`rollout_step`: all episodes with the current model (exact ids and log-probs);
 3. advantage = episode reward minus its group's mean;
 4. one CISPO optimizer step over every model turn (:func:`~textgym.trainers.step.cispo_step`);
-5. log metrics to ``metrics.jsonl``; checkpoint every ``checkpoint_every`` steps; at the
-   end, plot the four reward curves to ``training.png`` (when matplotlib is installed).
+5. :func:`step_metrics`: log to ``metrics.jsonl``, evaluate now and then under the env's
+   evaluation conditions, checkpoint every ``checkpoint_every`` steps; at the end, plot
+   the four reward curves to ``training.png`` (when matplotlib is installed).
 
 Every step's randomness derives from ``(seed, step)``, and checkpoints hold the model and
-tokenizer (``save_pretrained``), the optimizer state and the step, so ``resume=True``
-continues exactly as if the run had never stopped. A non-finite loss stops the run with
-the last good checkpoint kept; Ctrl-C saves a checkpoint first.
+tokenizer (``save_pretrained``), the optimizer state, the step and the replay states, so
+``resume=True`` continues exactly as if the run had never stopped. A non-finite loss stops
+the run with the last good checkpoint kept; Ctrl-C saves a checkpoint first.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from textgym.policies.hf import HFPolicy, load_model
-from textgym.rollout import rollout
-from textgym.trainers.groups import group_advantages, plan_batch, share_of_groups_with_variance
+from textgym.rollout import Episode, rollout
+from textgym.trainers.groups import (
+    Curriculum,
+    GroupPlan,
+    group_advantages,
+    plan_batch,
+    resolve_curriculum,
+    share_of_groups_with_variance,
+)
 from textgym.trainers.replay import lost_positions
+from textgym.trainers.saving import save_model
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens
+from textgym.view import View
 
 
 @dataclass
@@ -47,7 +61,7 @@ class RLConfig:
     steps: int = 100
     """Optimizer steps to reach (counting steps done before a resume)."""
     games_per_batch: int = 256
-    """Games played per step. Small batches (< 256) were seen to collapse training."""
+    """Episodes played per step. Small batches (< 256) were seen to collapse training."""
     group_size: int = 8
     """Rollouts per episode seed; advantages are relative to the group."""
     advantage_scale: Literal["none", "std"] = "none"
@@ -72,30 +86,32 @@ class RLConfig:
     """Gradient norm clip."""
     micro_batch_size: int = 64
     """Turns per forward/backward pass (gradient accumulation beyond it)."""
-    prob_low: float = 0.2
-    """Lowest opponent ``random_move_prob`` sampled."""
-    prob_high: float = 0.7
-    """Highest opponent ``random_move_prob`` sampled."""
+    curriculum: dict[str, tuple[float, float]] | None = None
+    """Reset options to vary, each with its (low, high) range, stratified in every batch.
+    None: every option the env declares, over its whole range
+    (:meth:`textgym.core.TextEnv.curriculum_options`); ``{}``: none. Each name must be one
+    the env declares, each range inside the declared one."""
     buckets: int = 4
-    """Strata of the opponent range; every batch holds an equal share of each."""
+    """Strata of each curriculum range; every batch holds an equal share of each."""
     replay_share: float = 0.0
-    """Share of each batch's groups that start from a position of a game the policy lost in
-    an earlier step (:mod:`textgym.trainers.replay`), against the opponent ``replay_prob``;
-    0 turns replay off. Needs an env that reports its position as reset options (the
-    tic-tac-toe envs); with any other env nothing is replayed. The positions are part of
-    the checkpoint; under torchrun each rank replays its own games and a resumed run
-    gives every rank rank 0's positions."""
+    """Share of each batch's groups that restart from a state of an episode the policy lost
+    in an earlier step (:mod:`textgym.trainers.replay`); 0 turns replay off. Needs an env
+    that reports ``restart_options`` (the tic-tac-toe envs); with any other env nothing is
+    replayed. The states are part of the checkpoint; under torchrun each rank replays its
+    own episodes and a resumed run gives every rank rank 0's states."""
     replay_turns: int = 2
-    """How many of a lost game's last positions are kept for replay."""
-    replay_prob: float = 0.0
-    """Opponent ``random_move_prob`` in replayed groups (0: the perfect opponent, which
-    punishes every mistake)."""
+    """How many of a lost episode's last states are kept for replay."""
+    replay_below: float = 0.5
+    """An episode is lost when its summed ``outcome`` reward is below this."""
+    replay_options: dict[str, Any] = field(default_factory=dict)
+    """Reset options added to replayed groups (e.g. tic-tac-toe's perfect opponent,
+    ``{"random_move_prob": 0.0}``, which punishes every mistake)."""
     replay_size: int = 2000
-    """Most positions kept (the newest)."""
+    """Most states kept (the newest)."""
     history: Literal["last", "full"] = "last"
     """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
     num_envs: int = 64
-    """Games played at once during rollouts."""
+    """Episodes played at once during rollouts."""
     checkpoint_every: int = 10
     """Steps between checkpoints (the last step is always saved)."""
     env_id: str = "TextTicTacToe-LLM-v0"
@@ -103,10 +119,10 @@ class RLConfig:
     system_prompt: str | None = None
     """Replaces the env's system prompt in every conversation (None keeps it)."""
     eval_every: int = 0
-    """Steps between greedy evaluations against the perfect and the random opponent
-    (0: never; the results go into the metrics as ``eval/...``)."""
+    """Steps between greedy evaluations under each of the env's evaluation conditions (0:
+    never; the results go into the metrics as ``eval/<condition>/<metric>``)."""
     eval_games: int = 100
-    """Games per opponent in those evaluations (fixed seeds)."""
+    """Episodes per condition in those evaluations (fixed seeds)."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. A resumed
     run repeats the uninterrupted one bit for bit on CPU; on CUDA, kernels that add with
@@ -128,20 +144,12 @@ class RLConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        for name in ("replay_share", "replay_prob"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        if not 0.0 <= self.prob_low <= self.prob_high <= 1.0:
-            raise ValueError(
-                f"need 0 <= prob_low <= prob_high <= 1, got {self.prob_low}, {self.prob_high}"
-            )
+        if not (isinstance(self.replay_share, (int, float)) and 0.0 <= self.replay_share <= 1.0):
+            raise ValueError(f"replay_share must be in [0, 1], got {self.replay_share!r}")
         if self.advantage_scale not in ("none", "std"):
             raise ValueError(
                 f"advantage_scale must be 'none' or 'std', got {self.advantage_scale!r}"
             )
-        if self.history not in ("last", "full"):
-            raise ValueError(f"history must be 'last' or 'full', got {self.history!r}")
         for name in (
             "max_new_tokens",
             "micro_batch_size",
@@ -162,6 +170,13 @@ class RLConfig:
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if not Path(self.model).is_dir():
             raise ValueError(f"model {self.model!r} is not a folder with a saved model")
+        self.view  # noqa: B018  (checks history and max_new_tokens)
+        resolve_curriculum(self.env_id, self.curriculum, self.replay_options)
+
+    @property
+    def view(self) -> View:
+        """What the model sees (recorded in the checkpoint folder)."""
+        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
 
 
 def _checkpoint_dir(config: RLConfig) -> Path:
@@ -171,43 +186,40 @@ def _checkpoint_dir(config: RLConfig) -> Path:
 def save_checkpoint(
     config: RLConfig, model, tokenizer, optimizer, step: int, replay: list | None = None
 ) -> Path:
-    """Write model, tokenizer, optimizer, step and replay positions atomically (a temp dir,
-    then a rename)."""
-    final = _checkpoint_dir(config)
-    tmp = final.with_name("checkpoint.tmp")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "config": asdict(config),
-            "replay": list(replay or []),
-        },
-        tmp / "trainer_state.pt",
-    )
-    old = final.with_name("checkpoint.old")
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        import shutil
+    """Write model, tokenizer, view, optimizer, step and replay states atomically."""
 
-        shutil.rmtree(old)
-    return final
+    def trainer_state(folder: Path) -> None:
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "config": asdict(config),
+                "replay": list(replay or []),
+            },
+            folder / "trainer_state.pt",
+        )
+
+    return save_model(_checkpoint_dir(config), model, tokenizer, config.view, trainer_state)
 
 
-def _episode_means(episodes) -> dict[str, float]:
+def _episode_means(episodes: list[Episode]) -> dict[str, float]:
     totals: dict[str, list[float]] = {"outcome": [], "format": [], "invalid": []}
+    for e in episodes:
+        for name in {k for t in e.turns for k in t.reward_components}:
+            totals.setdefault(name, [])
     for e in episodes:
         for name, values in totals.items():
             values.append(sum(t.reward_components.get(name, 0.0) for t in e.turns))
     lens = [len(t.completion.completion_ids) for e in episodes for t in e.turns]
+    metrics: dict[str, list[float]] = {}
+    for e in episodes:
+        for name, value in (e.final_info.get("episode_metrics") or {}).items():
+            metrics.setdefault(name, []).append(float(value))
     return {
         "reward/total": float(np.mean([e.total_reward for e in episodes])),
         **{f"reward/{k}": float(np.mean(v)) for k, v in totals.items()},
         "rollout/completion_len": float(np.mean(lens)) if lens else 0.0,
-        "rollout/win_rate": float(np.mean([e.final_info.get("result") == "win" for e in episodes])),
+        **{f"rollout/{k}": float(np.mean(v)) for k, v in metrics.items()},
     }
 
 
@@ -260,18 +272,17 @@ def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
     return record | {k: float(v) / world for k, v in zip(keys, values.tolist(), strict=True)}
 
 
-def evaluate_model(
-    model, tokenizer, config: RLConfig, opponents: tuple[str, ...] = ("optimal", "random")
-) -> dict[str, float]:
-    """Greedy play against each opponent on fixed seeds: ``eval/<opponent>/<win|draw|loss>``."""
-    from textgym.evaluation import evaluate
+def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
+    """Greedy play under each of the env's evaluation conditions, on fixed seeds:
+    ``eval/<condition>/reward`` and ``eval/<condition>/<metric>`` (metric means)."""
+    from textgym.evaluation import evaluate, evaluation_conditions
 
     out: dict[str, float] = {}
     policy = HFPolicy(model, tokenizer, temperature=0.0, max_new_tokens=config.max_new_tokens)
-    for opponent in opponents:
+    for condition in evaluation_conditions(config.env_id):
         summary = evaluate(
             "model",
-            opponent,
+            condition,
             episodes=config.eval_games,
             seed=config.seed + 1,
             env_id=config.env_id,
@@ -280,9 +291,126 @@ def evaluate_model(
             history=config.history,
             system_prompt=config.system_prompt,
         )
-        for result in ("win", "draw", "loss"):
-            out[f"eval/{opponent}/{result}"] = summary.rate(result) / 100
+        out[f"eval/{condition}/reward"] = summary.mean_reward
+        for name in summary.metric_names():
+            out[f"eval/{condition}/{name}"] = summary.metric(name)
     return out
+
+
+@dataclass
+class _Run:
+    """What a run carries from step to step."""
+
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    trained: Any
+    """The model, or its DDP wrapper under torchrun."""
+    rank: int
+    world: int
+    curriculum: Curriculum
+    replay: list[dict[str, Any]]
+    start_step: int
+
+
+def _start(config: RLConfig, resume: bool) -> _Run:
+    """Join torchrun if started by it; load the model (or the checkpoint) and optimizer."""
+    device = _device(config)
+    rank, world = _distributed(device)
+    if config.games_per_batch // config.group_size < world:
+        raise ValueError(
+            f"{config.games_per_batch // config.group_size} groups per batch cannot be shared "
+            f"by {world} processes"
+        )
+    curriculum = resolve_curriculum(config.env_id, config.curriculum, config.replay_options)
+    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+    ckpt = _checkpoint_dir(config)
+    state = None
+    if resume and (ckpt / "trainer_state.pt").exists():
+        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+    model, tokenizer = load_model(ckpt if state is not None else config.model, device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    return _Run(
+        model,
+        tokenizer,
+        optimizer,
+        trained,
+        rank,
+        world,
+        curriculum,
+        list(state.get("replay", [])) if state is not None else [],
+        int(state["step"]) if state is not None else 0,
+    )
+
+
+def plan_step(config: RLConfig, run: _Run, step: int) -> tuple[list[GroupPlan], int]:
+    """This rank's groups of the step, some restarted from lost states; (plan, replayed)."""
+    plan = plan_batch(
+        [config.seed, step],
+        config.games_per_batch,
+        config.group_size,
+        run.curriculum,
+        config.buckets,
+    )[run.rank :: run.world]
+    replayed = 0
+    if config.replay_share > 0 and run.replay:
+        pick = np.random.default_rng([config.seed, step, 2, run.rank])
+        for i, group in enumerate(plan):
+            if pick.random() < config.replay_share:
+                start = run.replay[int(pick.integers(len(run.replay)))]
+                options = {**start, **config.replay_options}
+                plan[i] = GroupPlan(group.group, group.seed, options)
+                replayed += 1
+    return plan, replayed
+
+
+def rollout_step(config: RLConfig, run: _Run, step: int, plan: list[GroupPlan]) -> list[Episode]:
+    """Every group of the plan, ``group_size`` times, with the current model."""
+    seed = int(np.random.SeedSequence([config.seed, step, 1, run.rank]).generate_state(1)[0])
+    policy = HFPolicy(
+        run.model,
+        run.tokenizer,
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        seed=seed,
+    )
+    return rollout(
+        policy,
+        config.env_id,
+        [g.seed for g in plan for _ in range(config.group_size)],
+        options=[g.options or None for g in plan for _ in range(config.group_size)],
+        num_envs=config.num_envs,
+        history=config.history,
+        system_prompt=config.system_prompt,
+    )
+
+
+def update_step(
+    config: RLConfig, run: _Run, step: int, episodes: list[Episode]
+) -> tuple[dict[str, float], float]:
+    """Group-relative advantages and one CISPO step; (losses, share of groups with variance)."""
+    rewards = [e.total_reward for e in episodes]
+    groups = [e.index // config.group_size for e in episodes]
+    advantages = group_advantages(rewards, groups, scale=config.advantage_scale)
+    for group in run.optimizer.param_groups:
+        group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))
+    turns = [t for e, a in zip(episodes, advantages, strict=True) for t in episode_tokens(e, a)]
+    losses = cispo_step(
+        run.trained,
+        run.optimizer,
+        turns,
+        run.tokenizer.pad_token_id,
+        micro_batch_size=config.micro_batch_size,
+        clip_max=config.clip_max,
+        grad_clip=config.grad_clip,
+        temperature=config.temperature,
+    )
+    return losses, share_of_groups_with_variance(rewards, groups)
 
 
 def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> list[dict]:
@@ -292,143 +420,61 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
     and the gradient is all-reduced (DDP; gloo on CPU, NCCL on GPU); rank 0 writes the
     metrics and checkpoints.
     """
-    import time
-
-    device = _device(config)
-    rank, world = _distributed(device)
-    groups_per_batch = config.games_per_batch // config.group_size
-    if groups_per_batch < world:
-        raise ValueError(
-            f"{groups_per_batch} groups per batch cannot be shared by {world} processes"
-        )
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = _checkpoint_dir(config)
-    start_step = 0
-    model_path: str | Path = config.model
-    state = None
-    if resume and (ckpt / "trainer_state.pt").exists():
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
-        start_step = int(state["step"])
-        model_path = ckpt
-    model, tokenizer = load_model(model_path, device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-    replay: list[dict] = []  # reset options of positions from recently lost games
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        replay = list(state.get("replay", []))
-    trained = model
-    if world > 1:
-        trained = torch.nn.parallel.DistributedDataParallel(model)
-    metrics_path = out / "metrics.jsonl"
-    if rank == 0:
-        _truncate_metrics(metrics_path, start_step)
-
+    run = _start(config, resume)
+    metrics_path = Path(config.out_dir) / "metrics.jsonl"
+    if run.rank == 0:
+        _truncate_metrics(metrics_path, run.start_step)
     history: list[dict] = []
-    step = start_step
+    step = run.start_step
     started = time.perf_counter()
     try:
-        for step in range(start_step + 1, config.steps + 1):
-            # 1. plan: seeds and opponent skills, each group played group_size times;
-            #    under torchrun each rank takes every world-th group
-            plan = plan_batch(
-                [config.seed, step],
-                config.games_per_batch,
-                config.group_size,
-                (config.prob_low, config.prob_high),
-                config.buckets,
-            )[rank::world]
-            seeds = [g.seed for g in plan for _ in range(config.group_size)]
-            group_options = [g.options for g in plan]
-            replayed = 0
-            if config.replay_share > 0 and replay:
-                #    a share of the groups start where the policy lost in earlier steps
-                pick = np.random.default_rng([config.seed, step, 2, rank])
-                for i in range(len(group_options)):
-                    if pick.random() < config.replay_share:
-                        start = replay[int(pick.integers(len(replay)))]
-                        group_options[i] = {**start, "random_move_prob": config.replay_prob}
-                        replayed += 1
-            options = [o for o in group_options for _ in range(config.group_size)]
-            # 2. roll out with the current model
-            policy = HFPolicy(
-                model,
-                tokenizer,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                seed=int(np.random.SeedSequence([config.seed, step, 1, rank]).generate_state(1)[0]),
-            )
-            episodes = rollout(
-                policy,
-                config.env_id,
-                seeds,
-                options=options,
-                num_envs=config.num_envs,
-                history=config.history,
-                system_prompt=config.system_prompt,
-            )
+        for step in range(run.start_step + 1, config.steps + 1):
+            plan, replayed = plan_step(config, run, step)
+            episodes = rollout_step(config, run, step, plan)
             if config.replay_share > 0:
-                replay = (replay + lost_positions(episodes, config.replay_turns))[
-                    -config.replay_size :
-                ]
-            # 3. group-relative advantages
-            rewards = [e.total_reward for e in episodes]
-            groups = [e.index // config.group_size for e in episodes]
-            advantages = group_advantages(rewards, groups, scale=config.advantage_scale)
-            # 4. one CISPO step over every model turn (all ranks' turns under torchrun)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))
-            turns = [
-                t for e, a in zip(episodes, advantages, strict=True) for t in episode_tokens(e, a)
-            ]
-            losses = cispo_step(
-                trained,
-                optimizer,
-                turns,
-                tokenizer.pad_token_id,
-                micro_batch_size=config.micro_batch_size,
-                clip_max=config.clip_max,
-                grad_clip=config.grad_clip,
-                temperature=config.temperature,
-            )
-            # 5. log, evaluate now and then, checkpoint
+                lost = lost_positions(episodes, config.replay_turns, config.replay_below)
+                run.replay = (run.replay + lost)[-config.replay_size :]
+            losses, variance = update_step(config, run, step, episodes)
             record = {
                 "step": step,
                 **_episode_means(episodes),
                 **losses,
-                "rollout/groups_with_variance": share_of_groups_with_variance(rewards, groups),
+                "rollout/groups_with_variance": variance,
                 "replay/groups": float(replayed),
-                "replay/positions": float(len(replay)),
+                "replay/positions": float(len(run.replay)),
             }
-            record = _mean_over_ranks(record, world)
+            record = _mean_over_ranks(record, run.world)
             record["time/elapsed_s"] = time.perf_counter() - started
-            evaluating = config.eval_every and (
-                step % config.eval_every == 0 or step == config.steps
-            )
-            if evaluating and rank == 0:
-                record.update(evaluate_model(model, tokenizer, config))
-            if rank == 0:
-                with metrics_path.open("a") as fh:
-                    fh.write(json.dumps(record) + "\n")
+            if run.rank == 0:
+                _log_step(config, run, record, metrics_path, progress)
             history.append(record)
-            if progress and rank == 0:
-                _print_progress(record, step - start_step, config.steps - start_step, config)
-            if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-                save_checkpoint(config, model, tokenizer, optimizer, step, replay)
     except KeyboardInterrupt:
-        if rank == 0 and step > start_step and history and history[-1]["step"] == step:
-            save_checkpoint(config, model, tokenizer, optimizer, step, replay)
+        if run.rank == 0 and step > run.start_step and history and history[-1]["step"] == step:
+            save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
         raise
     except FloatingPointError as exc:
         raise FloatingPointError(
-            f"{exc} at step {step}; the last good checkpoint is in {ckpt} "
+            f"{exc} at step {step}; the last good checkpoint is in {_checkpoint_dir(config)} "
             f"(continue with resume=True, perhaps with a lower lr)"
         ) from None
-    if rank == 0:
-        _plot(metrics_path, out / "training.png")
+    if run.rank == 0:
+        _plot(metrics_path, Path(config.out_dir) / "training.png")
     return history
+
+
+def _log_step(
+    config: RLConfig, run: _Run, record: dict, metrics_path: Path, progress: bool
+) -> None:
+    """Evaluate when due, append the metrics line, print progress, checkpoint when due."""
+    step = record["step"]
+    if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
+        record.update(evaluate_model(run.model, run.tokenizer, config))
+    with metrics_path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    if progress:
+        _print_progress(record, step - run.start_step, config.steps - run.start_step, config)
+    if step % config.checkpoint_every == 0 or step == config.steps:
+        save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
 
 
 def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> None:
@@ -436,15 +482,12 @@ def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> No
     eta = elapsed / done * (total - done)
     line = (
         f"step {record['step']}/{config.steps} reward {record['reward/total']:.3f} "
-        f"win {record['rollout/win_rate']:.2f} "
         f"var {record['rollout/groups_with_variance']:.2f} "
         f"[{elapsed:.0f}s, eta {eta:.0f}s]"
     )
-    if "eval/optimal/loss" in record:
-        line += (
-            f" | greedy vs perfect loss {record['eval/optimal/loss']:.1%}, "
-            f"vs random win {record['eval/random/win']:.1%}"
-        )
+    evals = [k for k in record if k.startswith("eval/") and k.endswith("/reward")]
+    if evals:
+        line += " | greedy reward " + ", ".join(f"{k.split('/')[1]} {record[k]:.3f}" for k in evals)
     print(line, flush=True)
 
 

@@ -1,9 +1,11 @@
-"""SFT warm-up: imitate a teacher's games that it did not lose, on the assistant tokens only.
+"""SFT warm-up: imitate a teacher's good episodes, on the assistant tokens only.
 
-The teacher is any policy (the scripted imperfect teacher by default, an API model through
-``OpenAIPolicy``). Its answers are text, so they are tokenized here, once: the prompt is
-the chat template of exactly the conversation the teacher saw, the target is the answer
-followed by EOS. Lost games are dropped (the teacher's mistakes are not worth copying).
+The teacher is any policy (an env's imperfect reference player ``reference:Q``, an API
+model through ``OpenAIPolicy``, ...). It plays episodes of any env with options drawn
+uniformly over the env's curriculum; episodes whose total reward is below a threshold are
+dropped (the teacher's failures are not worth copying). Its answers are text, so they
+are tokenized here, once: the prompt is the chat template of exactly the conversation the
+teacher saw, the target is the answer followed by EOS.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from textgym.policies.base import Policy
 from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
+from textgym.trainers.groups import resolve_curriculum
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 
 
@@ -30,11 +34,14 @@ def teacher_games(
     history: str = "last",
     num_envs: int = 64,
     system_prompt: str | None = None,
+    min_reward: float = 0.5,
 ) -> tuple[list[Episode], list[Episode]]:
-    """Play the teacher; return (kept games: won or drawn, all games).
+    """Play the teacher; return (kept episodes: total reward >= ``min_reward``, all).
 
     ``history`` and ``system_prompt`` set what the conversations hold (see
     :func:`textgym.rollout.rollout`); train the student on the same view it will play with.
+    The default threshold keeps tic-tac-toe's wins and draws (a draw in format scores 0.7,
+    a loss at most 0.2) and the episodes of the 0/1 tasks that were solved.
     """
     games = rollout(
         teacher,
@@ -45,8 +52,55 @@ def teacher_games(
         history=history,  # type: ignore[arg-type]
         system_prompt=system_prompt,
     )
-    kept = [g for g in games if g.final_info.get("result") in ("win", "draw")]
+    kept = [g for g in games if g.total_reward >= min_reward]
     return kept, games
+
+
+def curriculum_draws(
+    curriculum: dict[str, tuple[float, float, bool]], n: int, seed: int
+) -> tuple[list[int], list[dict[str, Any] | None]]:
+    """``n`` episode seeds and reset options drawn uniformly over ``curriculum``
+    (``{name: (low, high, integer)}``; see :func:`textgym.trainers.rl.resolve_curriculum`)."""
+    rng = np.random.default_rng([seed, 2])
+    columns = {
+        name: (
+            [int(v) for v in rng.integers(int(low), int(high) + 1, n)]
+            if integer
+            else [float(v) for v in rng.uniform(low, high, n)]
+        )
+        for name, (low, high, integer) in curriculum.items()
+    }
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, n)]
+    options = [{name: col[i] for name, col in columns.items()} or None for i in range(n)]
+    return seeds, options
+
+
+def teacher_episodes(
+    teacher: Policy,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    *,
+    curriculum: dict[str, tuple[float, float]] | None = None,
+    history: str = "last",
+    system_prompt: str | None = None,
+    min_reward: float = 0.5,
+    num_envs: int = 64,
+) -> tuple[list[Episode], list[Episode]]:
+    """The teacher plays ``episodes`` episodes of ``env_id`` with options drawn uniformly
+    over the curriculum (None: the env's declared ranges); seeds and options derive from
+    ``seed``. Returns (kept, all) as :func:`teacher_games`."""
+    seeds, options = curriculum_draws(resolve_curriculum(env_id, curriculum), episodes, seed)
+    return teacher_games(
+        teacher,
+        env_id,
+        seeds,
+        options=options,
+        history=history,
+        num_envs=num_envs,
+        system_prompt=system_prompt,
+        min_reward=min_reward,
+    )
 
 
 def sft_tokens(episodes: Sequence[Episode], tokenizer: Any) -> list[TurnTokens]:
@@ -116,7 +170,10 @@ def sft_train(
     """
     config = config or SFTConfig()
     if not turns:
-        raise ValueError("no SFT examples: the teacher lost every game, or none were played")
+        raise ValueError(
+            "no SFT examples: no teacher episode reached the reward threshold, or none were "
+            "played (lower the threshold, play more episodes or use a better teacher)"
+        )
     device = next(model.parameters()).device
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)

@@ -87,6 +87,10 @@ class FormatCheck(gym.Wrapper[str, str, str, str]):
             f"for example <{self.tag}>5</{self.tag}>."
         ).strip()
 
+    def format_action(self, action: str) -> str:
+        """``action`` written in this wrapper's format (how a scripted player answers)."""
+        return f"<{self.tag}>{action}</{self.tag}>"
+
     def parse(self, text: str) -> ParsedAnswer:
         """Parse one answer with this wrapper's settings."""
         return parse_answer(text, self.tag, self.think_tag, self.strict)

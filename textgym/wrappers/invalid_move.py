@@ -86,7 +86,11 @@ class InvalidMovePenalty(gym.Wrapper[str, str, str, str]):
             f"{left} more invalid answer{'s' if left != 1 else ''} and you forfeit.\n\n"
             + self._last_obs
         )
-        info = dict(self._last_info)
+        # a fresh copy, nested dicts and lists too: infos must not share objects
+        info = {
+            k: dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v
+            for k, v in self._last_info.items()
+        }
         info["illegal_action"] = True
         info["illegal_reason"] = reason
         info["reward_components"] = {

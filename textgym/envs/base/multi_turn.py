@@ -22,6 +22,15 @@ complete ``<answer>...</answer>``, after an optional ``<think>`` block; ``None``
 format is wrong, so ``respond`` can say so), counts turns, and ends the episode with
 ``truncated=True`` when ``max_turns`` answers were given without ``done`` (or when a reply
 says ``truncated``).
+
+**Reset options.** What varies between episodes is declared in
+:meth:`~textgym.core.TextEnv.curriculum_options` (e.g. a length range); ``reset`` accepts
+those options, checks them against their range, and leaves them in
+``self.episode_options`` for ``start`` to read. Any other option is refused.
+
+**Episode metrics.** When the episode ends, ``info["episode_metrics"]`` holds numbers that
+describe it, from :meth:`MultiTurnEnv.episode_metrics` (solved, guesses, tool calls, ...;
+the yes/no ones listed in ``rate_metrics``). Evaluation averages them.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from textgym.core import TextEnv, text_space
+from textgym.core import TextEnv, check_reset_options, text_space
 from textgym.parsing import parse_answer
 
 
@@ -83,6 +92,7 @@ class MultiTurnEnv(TextEnv):
         self.observation_space = text_space(max_observation_length)
         self.action_space = text_space(8192)
         self.turn = 0
+        self.episode_options: dict[str, Any] = {}
         self._last_text = ""
         self._episode_active = False
 
@@ -96,6 +106,10 @@ class MultiTurnEnv(TextEnv):
         """React to one answer (None: wrong format). Override."""
         raise NotImplementedError
 
+    def episode_metrics(self) -> dict[str, float]:
+        """Numbers describing the episode that just ended (override)."""
+        return {}
+
     # --------------------------------------------------------------- gymnasium API
 
     def reset(
@@ -103,8 +117,7 @@ class MultiTurnEnv(TextEnv):
     ) -> tuple[str, dict[str, Any]]:
         """Start a new episode."""
         super().reset(seed=seed)
-        if options:
-            raise ValueError(f"{type(self).__name__} takes no reset options, got {options!r}")
+        self.episode_options = check_reset_options(self, options, self.curriculum_options())
         self.turn = 0
         self._last_text = self.start(self.np_random)
         self._episode_active = True
@@ -122,8 +135,6 @@ class MultiTurnEnv(TextEnv):
         reply = self.respond(answer)
         terminated = bool(reply.done)
         truncated = not terminated and (bool(reply.truncated) or self.turn >= self.max_turns)
-        if terminated or truncated:
-            self._episode_active = False
         self._last_text = reply.observation
         info = {
             "turn": self.turn,
@@ -131,6 +142,9 @@ class MultiTurnEnv(TextEnv):
             "reward_components": {"outcome": float(reply.reward)},
             **reply.info,
         }
+        if terminated or truncated:
+            self._episode_active = False
+            info["episode_metrics"] = {k: float(v) for k, v in self.episode_metrics().items()}
         return reply.observation, float(reply.reward), terminated, truncated, info
 
     def render(self) -> str | None:

@@ -110,6 +110,8 @@ class ToolEnv(MultiTurnEnv):
         render_mode: None or ``"ansi"``.
     """
 
+    rate_metrics = ("correct", "answered")
+
     hidden_args: tuple[str, ...] = ()
     """Tool parameters filled by the env (from :meth:`tool_state`), hidden from the model."""
 
@@ -135,6 +137,9 @@ class ToolEnv(MultiTurnEnv):
             " answer inside <answer>...</answer>."
         )
         self._task: Task | None = None
+        self._tool_calls = 0
+        self._tool_errors = 0
+        self._reward = 0.0
 
     # --------------------------------------------------------------- for subclasses
 
@@ -199,11 +204,35 @@ class ToolEnv(MultiTurnEnv):
 
     def start(self, rng: np.random.Generator) -> str:
         """Draw the task; the first observation is its prompt."""
+        self._tool_calls = self._tool_errors = 0
+        self._reward = 0.0
         self._task = self.make_task(rng)
         return self._task.prompt
 
+    def episode_metrics(self) -> dict[str, float]:
+        """``correct`` (the final answer scored 1), ``answered`` (a final answer was given),
+        ``tool_calls`` and ``tool_errors`` (calls answered with an error)."""
+        return {
+            "correct": float(self._reward == 1.0),
+            "answered": float(self._answered),
+            "tool_calls": float(self._tool_calls),
+            "tool_errors": float(self._tool_errors),
+        }
+
     def respond(self, answer: str | None) -> Reply:
         """Run a tool call, or score a final answer."""
+        reply = self._respond(answer)
+        self._answered = reply.done and "expected" in reply.info
+        if reply.done:
+            self._reward = reply.reward
+        else:
+            self._tool_calls += 1
+            self._tool_errors += reply.info.get("tool_error") is not None
+        return reply
+
+    _answered = False
+
+    def _respond(self, answer: str | None) -> Reply:
         assert answer is not None and self._task is not None  # answer_tag is None
         _, body = strip_think(answer)
         final = parse_answer(answer, tag="answer", think_tag="think")

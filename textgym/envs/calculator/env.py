@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from textgym.core import OptionRange, ReferencePlayer
 from textgym.envs.base.single_turn import Task
 from textgym.envs.base.tools import ToolEnv
 
@@ -56,8 +57,12 @@ _ITEMS = ("apples", "books", "pencils", "bottles", "tickets", "stamps", "coins",
 _PLACES = ("shop", "library", "school", "warehouse", "market", "club")
 
 
-def make_problem(rng: np.random.Generator) -> tuple[str, int]:
-    """A three-step word problem with an integer answer (x * y - z, shared by k)."""
+def make_problem(rng: np.random.Generator, steps: int = 3) -> tuple[str, int]:
+    """A word problem with an integer answer: ``x * y`` (1 step), ``- z`` (2), shared by
+    ``k`` (3). The draws are the same for every ``steps``, so a seed gives one problem
+    whose first steps are those of its harder versions."""
+    if steps not in (1, 2, 3):
+        raise ValueError(f"steps must be 1, 2 or 3, got {steps!r}")
     item = str(rng.choice(_ITEMS))
     place = str(rng.choice(_PLACES))
     k = int(rng.integers(3, 10))
@@ -65,8 +70,13 @@ def make_problem(rng: np.random.Generator) -> tuple[str, int]:
     y = int(rng.integers(11, 40))
     share = int(rng.integers(max(1, (x * y) // (2 * k)), (x * y) // k))
     z = x * y - share * k
+    boxes = f"A {place} has {x} boxes with {y} {item} in each."
+    if steps == 1:
+        return f"{boxes} How many {item} does it have?", x * y
+    if steps == 2:
+        return f"{boxes} It gives away {z} {item}. How many {item} are left?", x * y - z
     text = (
-        f"A {place} has {x} boxes with {y} {item} in each. It gives away {z} {item}, then "
+        f"{boxes} It gives away {z} {item}, then "
         f"splits the rest equally among {k} groups. How many {item} does each group get?"
     )
     return text, share
@@ -80,10 +90,25 @@ class CalculatorTask:
         """The task."""
         return "Solve the arithmetic word problem. The answer is a whole number."
 
+    episode_options: dict[str, Any]
+
+    def curriculum_options(self) -> dict[str, OptionRange]:
+        """``steps``: calculations the problem needs (1: a product; 2: then a difference;
+        3, the default: then a quotient)."""
+        return {"steps": OptionRange(1, 3, integer=True, doc="calculations the problem needs")}
+
+    def reference_player(self) -> ReferencePlayer:
+        """Calls the calculator once per step, each on the previous result, then answers
+        the last result; its mistake is a wrong final answer."""
+        from textgym.envs.calculator.reference import CalculatorPlayer
+
+        return CalculatorPlayer()
+
     def make_task(self, rng: np.random.Generator) -> Task:
         """A problem whose answer is not visible in its text."""
+        steps = int(self.episode_options.get("steps", 3))
         while True:
-            text, answer = make_problem(rng)
+            text, answer = make_problem(rng, steps)
             if str(answer) not in text:
                 return Task(prompt=text, answer=str(answer))
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 
+from textgym.core import OptionRange, ReferencePlayer
 from textgym.envs.base.multi_turn import MultiTurnEnv, Reply
 
 
@@ -24,8 +25,20 @@ class TextMastermindEnv(MultiTurnEnv):
     when the code is found (the episode terminates), 0.0 otherwise; the episode is
     truncated after ``max_turns`` guesses. A malformed guess costs a turn and is answered
     with the rule it broke (never echoed back). Earlier guesses and their pegs are repeated
-    in every observation, so the latest observation is enough to play.
+    in every observation, with the code's length and digits, so the latest observation is
+    enough to play.
+
+    Reset options (the curriculum): ``length`` (2..``length``) and ``colors``
+    (2..``colors``) make that episode's code shorter or its digits fewer. Episode metrics:
+    ``solved``, ``guesses`` (answers given) and ``invalid_guesses``.
+
+    ## Version History
+    * v0: initial version; observations name the code's length and digits (so that
+      episodes of a curriculum say what they ask).
     """
+
+    markov_observations = True
+    rate_metrics = ("solved",)
 
     def __init__(
         self,
@@ -51,45 +64,80 @@ class TextMastermindEnv(MultiTurnEnv):
         self.system_prompt = f"{self.rules_prompt} Give each guess{fmt}, e.g. {example}."
         self._code = ""
         self._history: list[str] = []
+        self._length, self._colors = length, colors
+        self._invalid = 0
+        self._solved = False
+
+    def curriculum_options(self) -> dict[str, OptionRange]:
+        """``length`` and ``colors`` of the code, up to the env's own."""
+        return {
+            "length": OptionRange(2, self.length, integer=True, doc="digits in the code"),
+            "colors": OptionRange(2, self.colors, integer=True, doc="digits range from 1 to this"),
+        }
+
+    def reference_player(self) -> ReferencePlayer:
+        """Guesses the first code (in numeric order) consistent with every peg so far; its
+        mistake is a uniformly random code."""
+        from textgym.envs.mastermind.reference import ConsistentGuesser
+
+        return ConsistentGuesser(self.answer_tag)
+
+    def episode_metrics(self) -> dict[str, float]:
+        """``solved``, ``guesses`` and ``invalid_guesses``."""
+        return {
+            "solved": float(self._solved),
+            "guesses": float(self.turn),
+            "invalid_guesses": float(self._invalid),
+        }
 
     def start(self, rng: np.random.Generator) -> str:
         """Draw the code."""
-        self._code = "".join(str(d) for d in rng.integers(1, self.colors + 1, size=self.length))
+        self._length = int(self.episode_options.get("length", self.length))
+        self._colors = int(self.episode_options.get("colors", self.colors))
+        self._code = "".join(str(d) for d in rng.integers(1, self._colors + 1, size=self._length))
         self._history = []
-        return f"Guess the {self.length}-digit code. {self.max_turns} guesses left."
+        self._invalid = 0
+        self._solved = False
+        return f"{self._setting()} {self.max_turns} guesses left."
+
+    def _setting(self) -> str:
+        return f"Guess the {self._length}-digit code (digits 1 to {self._colors})."
 
     def _valid(self, guess: str | None) -> bool:
         return (
             guess is not None
-            and len(guess) == self.length
-            and all(c.isdigit() and 1 <= int(c) <= self.colors for c in guess)
+            and len(guess) == self._length
+            and all(c.isdigit() and 1 <= int(c) <= self._colors for c in guess)
         )
 
     def respond(self, answer: str | None) -> Reply:
         """Score a guess with pegs."""
         left = self.max_turns - self.turn
         if not self._valid(answer):
-            rule = f"a guess is {self.length} digits from 1 to {self.colors}"
+            self._invalid += 1
+            rule = f"a guess is {self._length} digits from 1 to {self._colors}"
             return Reply(
-                self._board(f"Invalid guess ({rule}). {left} guesses left."), info={"valid": False}
+                self._board(f"Invalid guess ({rule}). {left} guesses left."),
+                info={"valid": False, "illegal_action": True},
             )
         assert answer is not None
         black, white = pegs(self._code, answer)
-        if black == self.length:
+        if black == self._length:
+            self._solved = True
             return Reply(
                 f"Solved in {self.turn} guesses: the code was {self._code}.",
                 reward=1.0,
                 done=True,
-                info={"valid": True, "solved": True},
+                info={"valid": True, "illegal_action": False, "solved": True},
             )
         self._history.append(f"{answer}: {black} black, {white} white")
         return Reply(
             self._board(f"{left} guesses left." if left else "Out of guesses."),
-            info={"valid": True, "solved": False},
+            info={"valid": True, "illegal_action": False, "solved": False},
         )
 
     def _board(self, last: str) -> str:
-        return "\n".join(["Guesses so far:", *self._history, last]) if self._history else last
+        return "\n".join([self._setting(), "Guesses so far:", *self._history, last])
 
     def hidden_strings(self) -> list[str]:
         """The code, while the episode runs."""

@@ -7,6 +7,8 @@ import string
 
 import numpy as np
 
+from textgym.core import OptionRange, ReferencePlayer
+from textgym.envs.base.multi_turn import Reply
 from textgym.envs.base.single_turn import SingleTurnEnv, Task
 
 _ALPHABET = np.array(list(string.ascii_lowercase))
@@ -18,7 +20,13 @@ class TextReverseEnv(SingleTurnEnv):
     The reward is :class:`difflib.SequenceMatcher`'s similarity ratio between the answer
     and the reversed string: 1.0 for the exact answer, partial credit for near misses.
     Palindromes are never drawn (their answer would be visible in the prompt).
+
+    The reset option ``length`` (a whole number in ``[min_length, max_length]``, the
+    curriculum) fixes the string's length for one episode. Episode metrics: ``exact``
+    (1 for the exact answer) and ``similarity`` (the reward).
     """
+
+    rate_metrics = ("exact",)
 
     def __init__(
         self,
@@ -38,10 +46,37 @@ class TextReverseEnv(SingleTurnEnv):
         self.rules_prompt = "Reverse the given string: write its characters in reverse order."
         self.system_prompt = f"{self.rules_prompt} Give only the reversed string{fmt}."
 
+    def curriculum_options(self) -> dict[str, OptionRange]:
+        """``length``: the string's length."""
+        return {
+            "length": OptionRange(
+                self.min_length, self.max_length, integer=True, doc="length of the string"
+            )
+        }
+
+    def reference_player(self) -> ReferencePlayer:
+        """Exact reversal; its mistake swaps two neighbouring letters of the answer."""
+        from textgym.envs.reverse.reference import ReversePlayer
+
+        return ReversePlayer(self.answer_tag)
+
+    def episode_metrics(self) -> dict[str, float]:
+        """``exact`` and ``similarity``."""
+        return {"exact": float(self._score == 1.0), "similarity": self._score}
+
+    _score = 0.0
+
+    def respond(self, answer: str | None) -> Reply:
+        """Score the answer (see :class:`SingleTurnEnv`) and remember it for the metrics."""
+        reply = super().respond(answer)
+        self._score = reply.reward
+        return reply
+
     def make_task(self, rng: np.random.Generator) -> Task:
         """A random non-palindrome and its reverse."""
+        fixed = self.episode_options.get("length")
         while True:
-            n = int(rng.integers(self.min_length, self.max_length + 1))
+            n = int(rng.integers(self.min_length, self.max_length + 1)) if fixed is None else fixed
             text = "".join(rng.choice(_ALPHABET, size=n))
             if text != text[::-1]:
                 return Task(prompt=f"String: {text}", answer=text[::-1])

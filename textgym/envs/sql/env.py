@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from textgym.core import ReferencePlayer
 from textgym.envs.base.single_turn import Task
 from textgym.envs.base.tools import ToolEnv
 
@@ -130,6 +131,13 @@ class TextSQLEnv(ToolEnv):
         self._deadline = [0.0]
         super().__init__(max_turns=max_turns, tool_timeout=tool_timeout, render_mode=render_mode)
         self._db: sqlite3.Connection | None = None
+
+    def reference_player(self) -> ReferencePlayer:
+        """Runs the one query that answers the question, then answers its first cell; its
+        mistake answers without looking."""
+        from textgym.envs.sql.reference import SQLPlayer
+
+        return SQLPlayer()
 
     def tools(self) -> list:
         """The read-only query tool."""

@@ -8,7 +8,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from textgym.core import TextEnv, text_space
+from textgym.core import (
+    OptionRange,
+    ReferencePlayer,
+    TextEnv,
+    check_reset_options,
+    text_space,
+)
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
 from textgym.envs.tictactoe.rules import Board, Mark
@@ -16,10 +22,17 @@ from textgym.envs.tictactoe.rules import Board, Mark
 #: Exact action strings for cells 0..8 (people and models number cells 1..9).
 CELL_ACTIONS: tuple[str, ...] = tuple(str(i + 1) for i in range(9))
 _ACTION_TO_CELL: dict[str, int] = {a: i for i, a in enumerate(CELL_ACTIONS)}
-_RESET_OPTIONS = frozenset({"random_move_prob", "agent_mark", "agent_first", "board"})
+_POSITION_OPTIONS = ("agent_mark", "agent_first", "board")
+_TRITS = str.maketrans(".XO", "012")
 
-#: Builds the generator the opponent uses for its next reply from (board, episode key).
-OpponentRngFactory = Callable[[Board, int], np.random.Generator]
+#: Builds the generator of the opponent's next reply from (episode key, state key).
+TurnRngFactory = Callable[[int, int], np.random.Generator]
+
+
+def board_code(board: Board) -> int:
+    """The board as a base-3 number (``.``=0, ``X``=1, ``O``=2): the env's state key."""
+    return int(board.translate(_TRITS), 3)
+
 
 RULES_PROMPT = (
     "You are playing tic-tac-toe on a 3x3 board against an opponent. "
@@ -184,7 +197,10 @@ class TextTicTacToeEnv(TextEnv):
     ``.``), ``agent_mark``, ``first_mark``, ``opponent_move`` (cell string or None),
     ``winner`` (``"X"``, ``"O"``, ``"draw"`` or None), ``result`` (``"win"``, ``"draw"``,
     ``"loss"`` or None), ``illegal_action``, ``illegal_reason``, ``turn`` (agent moves made),
-    ``reward_components`` (``{"outcome": float}``).
+    ``reward_components`` (``{"outcome": float}``); while the game runs, ``restart_options``
+    (the ``board`` and ``agent_mark`` reset options that restart from this position: replay
+    of lost positions uses them); when it ends, ``episode_metrics`` (``win``, ``draw``,
+    ``loss``, each 0 or 1).
 
     ## Version History
     * v0: initial version.
@@ -246,7 +262,7 @@ class TextTicTacToeEnv(TextEnv):
 
         #: Replaces ``self.np_random`` for the opponent's replies when set (see
         #: :class:`textgym.wrappers.PerTurnSeeding`).
-        self.opponent_rng_factory: OpponentRngFactory | None = None
+        self.turn_rng_factory: TurnRngFactory | None = None
         self.episode_key = 0
         self._board: Board = rules.EMPTY_BOARD
         self._mark: Mark = "X"
@@ -264,12 +280,9 @@ class TextTicTacToeEnv(TextEnv):
     ) -> tuple[str, dict[str, Any]]:
         """Start a new game; the opponent opens it when it moves first."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - _RESET_OPTIONS
-        if unknown:
-            raise ValueError(
-                f"unknown reset option(s) {sorted(unknown)}; valid: {sorted(_RESET_OPTIONS)}"
-            )
+        options = check_reset_options(
+            self, options, self.curriculum_options(), other=_POSITION_OPTIONS
+        )
         # One draw per episode, whatever the configuration: the key seeds per-turn opponent
         # generators (PerTurnSeeding) and its low bits pick the mark and the seat when unset.
         self.episode_key = key = int(self.np_random.integers(2**63))
@@ -337,8 +350,8 @@ class TextTicTacToeEnv(TextEnv):
     # ------------------------------------------------------------------ game logic
 
     def _opponent_plays(self) -> None:
-        if self.opponent_rng_factory is not None:
-            rng = self.opponent_rng_factory(self._board, self.episode_key)
+        if self.turn_rng_factory is not None:
+            rng = self.turn_rng_factory(self.episode_key, self.state_key())
         else:
             rng = self.np_random
         board = self._board
@@ -374,7 +387,7 @@ class TextTicTacToeEnv(TextEnv):
 
     def _info(self, illegal_reason: str | None, result: str, outcome: float) -> dict[str, Any]:
         move = self._opponent_move
-        return {
+        info: dict[str, Any] = {
             "legal_actions": [] if illegal_reason else list(_legal_actions(self._board)),
             "board": self._board,
             "agent_mark": self._mark,
@@ -387,6 +400,75 @@ class TextTicTacToeEnv(TextEnv):
             "turn": self._turn,
             "reward_components": {"outcome": outcome},
         }
+        if result == "none":
+            info["restart_options"] = {"board": self._board, "agent_mark": self._mark}
+        else:
+            info["episode_metrics"] = {
+                "win": float(result == "win"),
+                "draw": float(result == "draw"),
+                "loss": float(result == "loss"),
+            }
+        return info
+
+    # ------------------------------------------------------------------ textgym hooks
+
+    markov_observations = True
+    rate_metrics = ("win", "draw", "loss")
+
+    def curriculum_options(self) -> dict[str, OptionRange]:
+        """``random_move_prob``: the opponent's skill (0 perfect, 1 random)."""
+        return {
+            "random_move_prob": OptionRange(
+                0.0, 1.0, doc="opponent plays a random move with this probability"
+            )
+        }
+
+    def state_key(self) -> int:
+        """The board (:func:`board_code`)."""
+        return board_code(self._board)
+
+    def reference_player(self) -> ReferencePlayer:
+        """:class:`~textgym.envs.tictactoe.players.TicTacToeReference`."""
+        from textgym.envs.tictactoe.players import TicTacToeReference
+
+        return TicTacToeReference()
+
+    def named_players(self) -> dict[str, Callable[[str | None, int], Any]]:
+        """``minimax``, ``random`` and ``teacher:Q``."""
+        from textgym.envs.tictactoe.players import named_players
+
+        return named_players()
+
+    def evaluation_conditions(self) -> dict[str, dict[str, Any]]:
+        """``optimal`` and ``random`` opponents."""
+        return {"optimal": {"random_move_prob": 0.0}, "random": {"random_move_prob": 1.0}}
+
+    def parse_condition(self, spec: str) -> dict[str, Any]:
+        """``optimal``, ``random``, a bare ``random_move_prob`` in [0, 1], or ``NAME=VALUE``."""
+        try:
+            p = float(spec)
+        except ValueError:
+            return super().parse_condition(spec)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(
+                f"unknown opponent {spec!r}; choose one of: optimal, random, "
+                "P (random-move probability in [0, 1])"
+            )
+        return {"random_move_prob": p}
+
+    def evaluation_note(self, options: dict[str, Any]) -> str | None:
+        """Against the random opponent, the exact ceiling of a best response."""
+        if options.get("random_move_prob") != 1.0:
+            return None
+        from textgym.envs.tictactoe.solver import best_response_to_random
+
+        first = best_response_to_random("first").outcomes
+        second = best_response_to_random("second").outcomes
+        return (
+            "Ceiling vs a random opponent (exact, best response): "
+            f"moving first {float(first.win):.1%} win / {float(first.loss):.1%} loss, "
+            f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
+        )
 
     def explain_illegal(self, action: str) -> str:
         """Why ``action`` is not a legal move now, in a few words for the player."""

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from textgym.audit import audit_perfect_lines, audit_policy, reachable_positions
 from textgym.envs.tictactoe import rules, solver
-from textgym.evaluation import evaluate, parse_player
+from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy, reachable_positions
+from textgym.envs.tictactoe.players import (
+    ScriptedPolicy,
+    perfect_policy,
+    random_policy,
+)
+from textgym.evaluation import evaluate
 from textgym.policies.base import Completion
-from textgym.policies.scripted import ScriptedPolicy
+from textgym.policies.by_name import make_policy
 
 
 def test_reachable_positions_are_every_unfinished_board_for_both_first_marks() -> None:
@@ -22,12 +27,12 @@ def test_reachable_positions_are_every_unfinished_board_for_both_first_marks() -
 
 
 def test_the_perfect_player_is_optimal_everywhere_and_random_is_not() -> None:
-    perfect = audit_policy(parse_player("minimax"), "TextTicTacToe-LLM-Compact-v0")
+    perfect = audit_policy(perfect_policy(), "TextTicTacToe-LLM-Compact-v0")
     assert perfect.positions == 9040
     assert perfect.rate("optimal") == perfect.rate("legal") == perfect.rate("well_formed") == 100
     assert perfect.mistakes == []
     assert sum(p.positions for p in perfect.by_ply.values()) == 9040
-    random = audit_policy(parse_player("random", seed=1), "TextTicTacToe-LLM-Compact-v0")
+    random = audit_policy(random_policy(seed=1), "TextTicTacToe-LLM-Compact-v0")
     assert random.rate("legal") == 100 and 40 < random.rate("optimal") < 80
     assert random.by_ply[8].optimal == random.by_ply[8].positions  # one free cell: forced
 
@@ -108,7 +113,9 @@ def _tactician_loss(board: str, mark: str, first: str) -> float:
 
 def test_sound_players_never_lose_and_make_no_mistake() -> None:
     for spec in ("minimax", "teacher:1.0"):
-        audit = audit_perfect_lines(parse_player(spec), "TextTicTacToe-LLM-Letters-v0")
+        audit = audit_perfect_lines(
+            make_policy(spec, "TextTicTacToe-LLM-Letters-v0"), "TextTicTacToe-LLM-Letters-v0"
+        )
         assert (audit.win, audit.loss, audit.mistakes) == (0.0, 0.0, [])
         assert audit.draw == pytest.approx(1.0)
         assert audit.positions > 100
@@ -154,13 +161,13 @@ class _Recorder:
 
 
 def test_the_policy_sees_the_conversations_of_real_games() -> None:
-    last = _Recorder(parse_player("minimax"))
+    last = _Recorder(perfect_policy())
     audit_perfect_lines(last, "TextTicTacToe-LLM-v0", system_prompt="sys")
     assert {len(c) for c in last.seen} == {2}
     assert all(c[0] == {"role": "system", "content": "sys"} for c in last.seen)
     # the drawn-grid observation names the opponent's last move, as in a real game
     assert any("Opponent" in c[-1]["content"] or "opponent" in c[-1]["content"] for c in last.seen)
-    full = _Recorder(parse_player("minimax"))
+    full = _Recorder(perfect_policy())
     audit_perfect_lines(full, "TextTicTacToe-LLM-v0", history="full")
     assert max(len(c) for c in full.seen) >= 7
     assert all(c[-1]["role"] == "user" for c in full.seen)

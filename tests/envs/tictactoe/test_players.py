@@ -6,7 +6,7 @@ import gymnasium as gym
 import pytest
 
 import textgym  # noqa: F401
-from textgym.policies import perfect_policy, random_policy, read_board, teacher_policy
+from textgym.envs.tictactoe.players import perfect_policy, random_policy, read_board, teacher_policy
 from textgym.rollout import rollout
 
 

@@ -9,7 +9,7 @@ invalid move), never an exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -114,3 +114,51 @@ def teacher_policy(
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"teacher quality q must be in [0, 1], got {q!r}")
     return ScriptedPolicy(NoisyMinimaxOpponent(1.0 - q, preference), template, seed)
+
+
+class TicTacToeReference:
+    """The reference player of the tic-tac-toe envs: the optimal move its habit prefers
+    (centre, corners, edges: deterministic); its mistake is a uniformly random legal move
+    (which may also be optimal). ``reference:Q`` is then the teacher ``teacher:Q``."""
+
+    @staticmethod
+    def _position(conversation: Conversation) -> tuple[str, rules.Mark, rules.Mark]:
+        users = [m["content"] for m in conversation if m.get("role") == "user"]
+        state = read_board(users[-1]) if users else None
+        if state is None or not rules.legal_moves(state[0]):
+            raise ValueError("no board with a legal move in the latest observation")
+        board, mark = state
+        first = mark if board.count("X") == board.count("O") else rules.other(mark)
+        return board, mark, first
+
+    def answer(self, conversation: Conversation) -> str:
+        """The habitual optimal cell, as a bare cell number."""
+        board, _, first = self._position(conversation)
+        rng = np.random.default_rng(0)  # unused: no random move at p=0 with a preference
+        return str(NoisyMinimaxOpponent(0.0, CENTRE_CORNERS_EDGES).act(board, rng, first) + 1)
+
+    def mistake(self, conversation: Conversation, rng: np.random.Generator) -> str:
+        """A uniformly random legal cell."""
+        board, _, first = self._position(conversation)
+        return str(RandomOpponent().act(board, rng, first) + 1)
+
+
+def _quality(spec: str, argument: str | None) -> float:
+    try:
+        q = float(argument) if argument is not None else float("nan")
+    except ValueError:
+        q = float("nan")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"teacher:Q needs Q in [0, 1], got {spec!r}")
+    return q
+
+
+def named_players() -> dict[str, Callable[[str | None, int], ScriptedPolicy]]:
+    """The tic-tac-toe names for policies: ``minimax``, ``random`` and ``teacher:Q`` (their
+    answers are bare cell numbers: :func:`textgym.policies.by_name.make_policy` puts them
+    in the env's answer format)."""
+    return {
+        "minimax": lambda arg, seed: perfect_policy("{}", seed),
+        "random": lambda arg, seed: random_policy("{}", seed),
+        "teacher:Q": lambda arg, seed: teacher_policy(_quality(f"teacher:{arg}", arg), "{}", seed),
+    }

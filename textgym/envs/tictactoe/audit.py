@@ -330,3 +330,55 @@ __all__ = [
     "audit_policy",
     "reachable_positions",
 ]
+
+
+def audit_command(args: Any) -> int:
+    """``textgym audit``: the board audit and the perfect-play audit of each ``--policy``."""
+    import sys
+
+    from textgym.evaluation import format_table
+    from textgym.policies.by_name import check_policy_name, make_policy
+
+    specs = [s.strip() for s in args.policy.split(",") if s.strip()]
+    for spec in specs:
+        check_policy_name(spec, args.env)
+    rows = []
+    for spec in specs:
+        policy = make_policy(
+            spec,
+            args.env,
+            seed=args.seed,
+            max_new_tokens=args.max_new_tokens,
+            base_url=args.base_url,
+        )
+        audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
+        lines = audit_perfect_lines(
+            policy, args.env, system_prompt=args.system_prompt, history=args.history
+        )
+        rows.append(
+            [
+                spec,
+                str(audit.positions),
+                f"{audit.rate('well_formed'):.1f}",
+                f"{audit.rate('legal'):.1f}",
+                f"{audit.rate('optimal'):.1f}",
+                str(lines.positions),
+                str(len(lines.mistakes)),
+                f"{100 * lines.loss:.2f}",
+            ]
+        )
+        for board, mark, answer in audit.mistakes[: args.show_mistakes]:
+            print(f"{spec}: {mark} to move on {board}: answered {answer!r}", file=sys.stderr)
+        for board, mark, answer, p in lines.mistakes[: args.show_mistakes]:
+            print(
+                f"{spec}: vs perfect play, {mark} to move on {board} (reached with p={p:.4f}): "
+                f"answered {answer!r}",
+                file=sys.stderr,
+            )
+    header = ["policy", "positions", "format%", "legal%", "optimal%"]
+    print(format_table(rows, [*header, "perfect-play positions", "mistakes", "loss%"]))
+    print(
+        "perfect-play columns: every line of the perfect opponent (every seat, every optimal "
+        "reply); loss% is exact for a deterministic player (hf: greedy)"
+    )
+    return 0

@@ -11,9 +11,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import textgym  # noqa: F401
-from textgym.wrappers import BoardObservation, encode_board
+from textgym.envs.tictactoe.board_view import BoardObservation, encode_board
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "q_learning.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "q_learning.py"
 
 
 def test_encoding_is_from_the_players_side() -> None:

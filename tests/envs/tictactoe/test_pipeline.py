@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from textgym import audit
 from textgym.cli import main
-from textgym.pipeline import PipelineConfig, preset_config, run_pipeline
+from textgym.envs.tictactoe import audit
+from textgym.envs.tictactoe.pipeline import PipelineConfig, preset_config, run_pipeline
 
 SMALL = dict(
     hidden_size=32,
@@ -108,7 +108,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:
         ({"rl2_lr": 0.0}, "rl2_lr"),
         ({"sft_lr": float("nan")}, "sft_lr"),
         ({"teacher_games": 0}, "teacher_games"),
-        ({"teacher": "grandmaster"}, "unknown player"),
+        ({"teacher": "grandmaster"}, "unknown policy 'grandmaster'.*teacher:Q"),
         ({"model": "/no/such/folder"}, "not a folder"),
     ],
 )

@@ -15,8 +15,9 @@ running the same command again continues where it stopped and never redoes finis
    the perfect opponent finds;
 5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
    and the perfect opponent (the final student also at temperature 1), a board audit of
-   every stage (its greedy move on all 9,040 positions of the game, :mod:`textgym.audit`),
-   and ``report.md`` with the tables, the plots and the config.
+   every stage (its greedy move on all 9,040 positions of the game,
+   :mod:`textgym.envs.tictactoe.audit`), and ``report.md`` with the tables, the plots and
+   the config.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class PipelineConfig:
     num_layers: int = 2
     """Layers of the tiny model."""
     teacher: str = "teacher:0.7"
-    """The SFT teacher: ``teacher:Q``, ``minimax``, ``random``, ``hf:PATH`` or ``openai:MODEL``."""
+    """The SFT teacher: ``teacher:Q``, ``reference:Q``, ``minimax``, ``random``, ``hf:PATH``
+    or ``openai:MODEL``."""
     base_url: str | None = None
     """Server of an ``openai:`` teacher."""
     env_id: str = ENV_ID
@@ -140,10 +142,9 @@ class PipelineConfig:
             raise ValueError(f"unknown env {self.env_id!r}; see `textgym envs`")
         if self.model is not None and not Path(self.model).is_dir():
             raise ValueError(f"model {self.model!r} is not a folder with a saved model")
-        if not self.teacher.startswith(("hf:", "openai:")):
-            from textgym.evaluation import parse_player
+        from textgym.policies.by_name import check_policy_name
 
-            parse_player(self.teacher)
+        check_policy_name(self.teacher, self.env_id)
         if self.teacher.startswith("openai:") and not self.base_url:
             import os
 
@@ -200,23 +201,22 @@ class StageResult:
     @classmethod
     def of(cls, summary: Any) -> StageResult:
         """The row of an evaluation :class:`~textgym.evaluation.Summary`."""
-        answers = max(sum(r["answers"] for r in summary.records), 1)
         return cls(
             summary.player,
-            summary.opponent,
+            summary.condition,
             len(summary),
             summary.rate("win"),
             summary.rate("draw"),
             summary.rate("loss"),
-            100.0 * sum(r["format_ok"] for r in summary.records) / answers,
-            100.0 * sum(r["invalid_answers"] for r in summary.records) / answers,
+            summary.format_rate or 0.0,
+            summary.invalid_rate or 0.0,
         )
 
 
 @dataclass
 class AuditRow:
     """One player's board audit (rates in % of the 9,040 positions) and its play against
-    every line of perfect play (:func:`textgym.audit.audit_perfect_lines`)."""
+    every line of perfect play (:func:`textgym.envs.tictactoe.audit.audit_perfect_lines`)."""
 
     stage: str
     positions: int
@@ -291,17 +291,6 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
         saved.write_text(json.dumps(current, indent=2) + "\n")
 
 
-def _save_atomically(model: Any, tokenizer: Any, final: Path) -> None:
-    tmp = final.with_name(final.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-
-
 def mixed_teacher_games(
     teacher: Any,
     games: int,
@@ -312,24 +301,14 @@ def mixed_teacher_games(
 ) -> tuple[list[Any], list[Any]]:
     """The teacher plays ``games`` games against opponents of every skill.
 
-    Each game's opponent ``random_move_prob`` is uniform in [0, 1]; seeds and skills derive
-    from ``seed``. Returns (the games it won or drew, all games), as
-    :func:`textgym.trainers.sft.teacher_games`.
+    Each game's opponent ``random_move_prob`` is uniform in [0, 1] (the env's curriculum);
+    seeds and skills derive from ``seed``. Returns (the games it won or drew, all games), as
+    :func:`textgym.trainers.sft.teacher_episodes`.
     """
-    import numpy as np
+    from textgym.trainers.sft import teacher_episodes
 
-    from textgym.trainers.sft import teacher_games
-
-    rng = np.random.default_rng([seed, 2])
-    probs = rng.uniform(0.0, 1.0, games)
-    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, games)]
-    return teacher_games(
-        teacher,
-        env_id,
-        seeds,
-        options=[{"random_move_prob": float(p)} for p in probs],
-        history=history,
-        system_prompt=system_prompt,
+    return teacher_episodes(
+        teacher, env_id, games, seed, history=history, system_prompt=system_prompt
     )
 
 
@@ -354,12 +333,15 @@ def _spend(report: PipelineReport, stage: str, started: float) -> None:
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
 
-    from textgym.audit import audit_perfect_lines, audit_policy
-    from textgym.evaluation import evaluate, make_policy, read_records
+    from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy
+    from textgym.evaluation import evaluate, read_records
     from textgym.models import build_tiny_model
+    from textgym.policies.by_name import make_policy
     from textgym.policies.hf import HFPolicy, load_model
     from textgym.trainers.rl import RLConfig, train_rl
+    from textgym.trainers.saving import save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
+    from textgym.view import View
 
     run_started = time.perf_counter()
     out = Path(config.out_dir)
@@ -371,6 +353,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     results_path = out / "results.jsonl"
     teacher = make_policy(
         config.teacher,
+        config.env_id,
         seed=config.seed,
         max_new_tokens=config.max_new_tokens,
         base_url=config.base_url,
@@ -459,15 +442,15 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             shutil.rmtree(base)
         tmp.rename(base)
     _log("evaluating the perfect player, the teacher and the base model")
-    from textgym.evaluation import parse_player
-
     for opponent in ("random", "optimal"):
-        evaluate_stage("perfect", parse_player("minimax", seed=config.seed), opponent)
+        evaluate_stage("perfect", make_policy("minimax", config.env_id, config.seed), opponent)
         evaluate_stage(f"teacher ({config.teacher})", teacher, opponent)
-    audit_stage("perfect", parse_player("minimax", seed=config.seed))
+    audit_stage("perfect", make_policy("minimax", config.env_id, config.seed))
     if not config.teacher.startswith("openai:"):
         # a fresh instance: the teacher's own generator must stay as it is for its SFT games
-        fresh = make_policy(config.teacher, seed=config.seed, max_new_tokens=config.max_new_tokens)
+        fresh = make_policy(
+            config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
+        )
         audit_stage(f"teacher ({config.teacher})", fresh)
     evaluate_model("base", base)
     _spend(report, "base", started)
@@ -506,7 +489,8 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             ),
             on_step=on_step,
         )
-        _save_atomically(model, tok, sft)
+        view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
+        save_model(sft, model, tok, view)
         (out / "sft_losses.json").write_text(json.dumps(losses))
     _spend(report, "sft", started)
     evaluate_model("SFT", sft)
@@ -538,9 +522,9 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             temperature=temperature,
             max_new_tokens=config.max_new_tokens,
             num_envs=128,
-            prob_low=prob[0],
-            prob_high=prob[1],
+            curriculum={"random_move_prob": prob},
             replay_share=replay,
+            replay_options={"random_move_prob": 0.0},
             history=config.history,
             system_prompt=config.system_prompt,
             env_id=config.env_id,
@@ -588,8 +572,13 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         from textgym.plots import plot_results
 
         for opponent in ("optimal", "random"):
-            summaries = [s for s in report.summaries if s.opponent == opponent and len(s)]
-            plot_results(summaries, out / f"results-{opponent}.png", f"vs the {opponent} opponent")
+            summaries = [s for s in report.summaries if s.condition == opponent and len(s)]
+            plot_results(
+                summaries,
+                out / f"results-{opponent}.png",
+                f"vs the {opponent} opponent",
+                stacked=("loss", "draw", "win"),
+            )
             lines.append(f"![vs {opponent}](results-{opponent}.png)")
     except (ImportError, ValueError) as exc:
         lines.append(f"(no result plots: {exc})")

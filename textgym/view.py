@@ -1,0 +1,175 @@
+"""What the model sees: one option group shared by evaluation, training and play.
+
+A :class:`View` is the env id, the system prompt (the env's own, none, or a given text),
+the history (the ``full`` conversation or only the ``last`` observation) and the answer
+budget in new tokens. A trained model's folder records the view it was trained with
+(``textgym_view.json``), and the commands that load the model use it by default, so
+evaluating a model just trained scores the task it learned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+
+import textgym  # noqa: F401  (registers the envs)
+from textgym.policies.by_name import check_env_id
+
+VIEW_FILE = "textgym_view.json"
+
+#: The env of a command given no ``--env`` and no model with a recorded view.
+DEFAULT_ENV = "TextTicTacToe-LLM-v0"
+
+#: The answer budget when neither the user nor a recorded view sets one.
+DEFAULT_MAX_NEW_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class View:
+    """What the model sees each turn."""
+
+    env_id: str = DEFAULT_ENV
+    """The registered env."""
+    system_prompt: str | None = None
+    """None: the env's own (rules and answer format); "": no system message; else this text."""
+    history: Literal["full", "last"] = "full"
+    """``full``: the whole conversation; ``last``: the system message and the latest
+    observation (only for envs whose observations show everything: ``markov_observations``)."""
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    """Answer budget per turn."""
+
+    def __post_init__(self) -> None:
+        if self.history not in ("full", "last"):
+            raise ValueError(f"history must be 'full' or 'last', got {self.history!r}")
+        if isinstance(self.max_new_tokens, bool) or self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The view as JSON (the content of ``textgym_view.json``)."""
+        return asdict(self)
+
+
+def parse_system_prompt(text: str | None) -> str | None:
+    """The ``--system-prompt`` value: ``env`` (the env's own: None), ``none`` ("") or a text."""
+    if text is None or text == "env":
+        return None
+    if text == "none":
+        return ""
+    return text
+
+
+def save_view(folder: str | Path, view: View) -> Path:
+    """Record ``view`` in a model folder."""
+    path = Path(folder) / VIEW_FILE
+    path.write_text(json.dumps(view.to_json(), indent=2) + "\n")
+    return path
+
+
+def load_view(folder: str | Path) -> View | None:
+    """The view recorded in a model folder, or None."""
+    path = Path(folder) / VIEW_FILE
+    if not path.is_file():
+        return None
+    try:
+        return View(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a textgym view: {exc}") from None
+
+
+def resolve_view(
+    recorded: View | None,
+    env_id: str | None = None,
+    system_prompt: str | None = None,
+    history: str | None = None,
+    max_new_tokens: int | None = None,
+) -> View:
+    """The view from command-line values (None: not given), else the recorded view, else
+    the defaults. A recorded view is only used for the env it was recorded with."""
+    base = recorded if recorded is not None and env_id in (None, recorded.env_id) else View()
+    changes: dict[str, Any] = {}
+    if env_id is not None:
+        changes["env_id"] = env_id
+    if system_prompt is not None:
+        changes["system_prompt"] = parse_system_prompt(system_prompt)
+    if history is not None:
+        changes["history"] = history
+    if max_new_tokens is not None:
+        changes["max_new_tokens"] = max_new_tokens
+    return replace(base, **changes)
+
+
+def check_view(view: View, tokenizer: Any = None) -> list[str]:
+    """Refuse a view the env cannot support; return warnings for doubtful ones.
+
+    Refused (``ValueError``): an unknown env; ``history="last"`` on an env whose
+    observations do not show everything needed (the question or the tool results would
+    vanish after the first turn). With a ``tokenizer``, a budget shorter than the env's
+    reference answers (measured on a few reference episodes) is refused too. Warned: a
+    tool env without its system prompt (the tool schemas are in it).
+    """
+    check_env_id(view.env_id)
+    env = gym.make(view.env_id)
+    try:
+        base: Any = env.unwrapped
+        if view.history == "last" and not getattr(base, "markov_observations", False):
+            raise ValueError(
+                f"history 'last' cannot play {view.env_id}: its observations do not repeat "
+                "what earlier turns showed (the task, tool results); use history 'full'"
+            )
+        warnings = []
+        if view.system_prompt == "" and getattr(base, "schemas", None):
+            warnings.append(
+                f"{view.env_id} without its system prompt: the model never sees the tool schemas"
+            )
+    finally:
+        env.close()
+    if tokenizer is not None:
+        need = reference_answer_tokens(view, tokenizer)
+        if need is not None and need > view.max_new_tokens:
+            raise ValueError(
+                f"max_new_tokens {view.max_new_tokens} cannot hold {view.env_id}'s answers: "
+                f"its reference player's longest answer is {need} tokens with this "
+                f"tokenizer (EOS included); use at least {need}"
+            )
+    return warnings
+
+
+def reference_answer_tokens(view: View, tokenizer: Any, episodes: int = 4) -> int | None:
+    """Tokens (EOS included) of the longest answer the env's reference player gives in a few
+    episodes, or None when the env has no reference player."""
+    from textgym.policies.by_name import scripted_policy
+    from textgym.rollout import rollout
+
+    try:
+        policy = scripted_policy("reference", view.env_id, seed=0)
+    except ValueError:
+        return None
+    played = rollout(
+        policy,
+        view.env_id,
+        list(range(episodes)),
+        num_envs=episodes,
+        history=view.history,
+        system_prompt=view.system_prompt,
+    )
+    texts = [t.completion.text for e in played for t in e.turns]
+    if not texts:
+        return None
+    return max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
+
+
+__all__ = [
+    "DEFAULT_ENV",
+    "VIEW_FILE",
+    "View",
+    "check_view",
+    "load_view",
+    "parse_system_prompt",
+    "reference_answer_tokens",
+    "resolve_view",
+    "save_view",
+]
