@@ -183,3 +183,15 @@ def test_audit_scores_players_on_every_position(capsys) -> None:
     assert captured.err.count("vs perfect play") == 2
     assert main(["audit", "--policy", "grandmaster"]) == 2
     assert "unknown policy 'grandmaster'" in capsys.readouterr().err
+
+
+def test_play_any_env_wraps_a_bare_answer_in_the_env_format(monkeypatch, capsys) -> None:
+    answers = iter(["1122", "<guess>1234</guess>"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["play", "--env", "TextMastermind-v0", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "1122: " in out and "1234: " in out and "Invalid guess" not in out
+    monkeypatch.setattr("builtins.input", lambda prompt="": "zyx")
+    assert main(["play", "--env", "TextReverse-v0", "--option", "length=6", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Reverse the given string" in out and "reward: " in out

@@ -109,11 +109,23 @@ def _cmd_play(args: argparse.Namespace) -> int:
         if legal is not None and answer.strip() not in legal and not args.raw:
             print(f"Not a legal move; choose one of: {', '.join(legal)}")
             continue
-        obs, reward, terminated, truncated, info = env.step(answer)
+        obs, reward, terminated, truncated, info = env.step(_as_answer(env, answer, args.raw))
         total += float(reward)
         if terminated or truncated:
             print(obs + f"\n\nreward: {total:g}")
             return 0
+
+
+def _as_answer(env: gym.Env, text: str, raw: bool) -> str:
+    """What a person typed, in the env's answer format unless it has tags or ``raw``."""
+    if raw or "<" in text:
+        return text
+    try:
+        return env.get_wrapper_attr("format_action")(text.strip())
+    except AttributeError:
+        pass
+    tag = getattr(env.unwrapped, "answer_tag", None)
+    return f"<{tag}>{text.strip()}</{tag}>" if tag else text
 
 
 def _policies(args: argparse.Namespace, env_id: str) -> list[str]:
@@ -367,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_play.add_argument("--seed", type=int, default=None)
     p_play.add_argument(
-        "--raw", action="store_true", help="send every answer as typed (no legal-move check)"
+        "--raw",
+        action="store_true",
+        help="send every answer as typed (no legal-move check, no answer tags added)",
     )
     p_play.set_defaults(func=_cmd_play)
 

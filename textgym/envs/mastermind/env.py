@@ -137,7 +137,8 @@ class TextMastermindEnv(MultiTurnEnv):
         )
 
     def _board(self, last: str) -> str:
-        return "\n".join([self._setting(), "Guesses so far:", *self._history, last])
+        so_far = ["Guesses so far:", *self._history] if self._history else []
+        return "\n".join([self._setting(), *so_far, last])
 
     def hidden_strings(self) -> list[str]:
         """The code, while the episode runs."""
