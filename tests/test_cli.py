@@ -187,7 +187,14 @@ def test_audit_scores_players_on_every_position(capsys) -> None:
 
 def test_play_any_env_wraps_a_bare_answer_in_the_env_format(monkeypatch, capsys) -> None:
     answers = iter(["1122", "<guess>1234</guess>"])
-    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+
+    def typed(prompt: str = "") -> str:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", typed)
     assert main(["play", "--env", "TextMastermind-v0", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "1122: " in out and "1234: " in out and "Invalid guess" not in out
