@@ -357,12 +357,8 @@ def _add_view_options(parser: argparse.ArgumentParser, env_default: str | None =
     group.add_argument("--max-new-tokens", type=int, default=None, help="answer budget per turn")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``textgym`` command."""
-    parser = argparse.ArgumentParser(prog="textgym", description=textgym.__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"textgym {textgym.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_envs_play(sub: Any) -> None:
+    """The subcommands ``envs`` and ``play``."""
     p_envs = sub.add_parser("envs", help="list the registered environments")
     p_envs.set_defaults(func=_cmd_envs)
 
@@ -385,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_play.set_defaults(func=_cmd_play)
 
+
+def _add_eval(sub: Any) -> None:
+    """The subcommands ``eval``."""
     p_eval = sub.add_parser("eval", help="evaluate policies on any env")
     p_eval.add_argument(
         "--policy",
@@ -411,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
     p_eval.set_defaults(func=_cmd_eval)
 
+
+def _add_audit(sub: Any) -> None:
+    """The subcommands ``audit`` (tic-tac-toe)."""
     p_audit = sub.add_parser(
         "audit",
         help="score players' moves on every position of the game (9,040) and against "
@@ -440,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_audit.set_defaults(func=_cmd_audit)
 
+
+def _add_pipeline(sub: Any) -> None:
+    """The subcommands ``pipeline`` (tic-tac-toe)."""
     p_pipe = sub.add_parser(
         "pipeline", help="tiny model -> teacher SFT -> two CISPO rounds -> report"
     )
@@ -455,11 +460,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_pipe.add_argument("--quiet", action="store_true", help="no progress lines")
     p_pipe.set_defaults(func=_cmd_pipeline)
 
+
+def _add_new_env(sub: Any) -> None:
+    """The subcommands ``new-env``."""
     p_new = sub.add_parser("new-env", help="scaffold an installable package with one env")
     p_new.add_argument("name", help="e.g. my-env (package my_env, env MyEnv-v0)")
     p_new.add_argument("--dir", default=".", help="where to create the package folder")
     p_new.set_defaults(func=_cmd_new_env)
 
+
+def _add_train(sub: Any) -> None:
+    """The subcommands ``train sft`` and ``train rl``."""
     p_train = sub.add_parser("train", help="run one training stage alone, on any env")
     stages = p_train.add_subparsers(dest="stage", required=True)
     p_sft = stages.add_parser("sft", help="imitate a teacher's good episodes")
@@ -522,6 +533,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
     p_rl.set_defaults(func=_cmd_train_rl)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``textgym`` command."""
+    parser = argparse.ArgumentParser(prog="textgym", description=textgym.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"textgym {textgym.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_envs_play(sub)
+    _add_eval(sub)
+    _add_audit(sub)
+    _add_pipeline(sub)
+    _add_new_env(sub)
+    _add_train(sub)
     return parser
 
 

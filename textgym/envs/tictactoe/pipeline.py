@@ -330,59 +330,61 @@ def _spend(report: PipelineReport, stage: str, started: float) -> None:
     (report.out_dir / "timings.json").write_text(json.dumps(timings))
 
 
-def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
-    """Run every stage that is not done yet; write and return the report."""
+class _Run:
+    """One pipeline run: its folder, its report, its teacher, and one method per stage."""
 
-    from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy
-    from textgym.evaluation import evaluate, read_records
-    from textgym.models import build_tiny_model
-    from textgym.policies.by_name import make_policy
-    from textgym.policies.hf import HFPolicy, load_model
-    from textgym.trainers.rl import RLConfig, train_rl
-    from textgym.trainers.saving import save_model
-    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
-    from textgym.view import View
+    def __init__(self, config: PipelineConfig, progress: bool) -> None:
+        from textgym.policies.by_name import make_policy
 
-    run_started = time.perf_counter()
-    out = Path(config.out_dir)
-    _check_config_matches(config, out)
-    report = PipelineReport(out)
-    timings_path = out / "timings.json"
-    if timings_path.exists():  # a continued run adds to the time already spent
-        report.timings = {k: float(v) for k, v in json.loads(timings_path.read_text()).items()}
-    results_path = out / "results.jsonl"
-    teacher = make_policy(
-        config.teacher,
-        config.env_id,
-        seed=config.seed,
-        max_new_tokens=config.max_new_tokens,
-        base_url=config.base_url,
-    )
-    if config.teacher.startswith("openai:"):
-        _probe_teacher(teacher, config.env_id)
+        self.config = config
+        self.progress = progress
+        self.started = time.perf_counter()
+        self.out = Path(config.out_dir)
+        _check_config_matches(config, self.out)
+        self.report = PipelineReport(self.out)
+        timings = self.out / "timings.json"
+        if timings.exists():  # a continued run adds to the time already spent
+            self.report.timings = {k: float(v) for k, v in json.loads(timings.read_text()).items()}
+        self.teacher = make_policy(
+            config.teacher,
+            config.env_id,
+            seed=config.seed,
+            max_new_tokens=config.max_new_tokens,
+            base_url=config.base_url,
+        )
+        if config.teacher.startswith("openai:"):
+            _probe_teacher(self.teacher, config.env_id)
 
-    def evaluate_stage(name: str, policy: Any, opponent: str) -> None:
+    # ------------------------------------------------------------------ measurements
+
+    def evaluate(self, name: str, policy: Any, opponent: str) -> None:
+        """The same ``eval_episodes`` games against ``opponent`` (resumed from results.jsonl)."""
+        from textgym.evaluation import evaluate
+
         summary = evaluate(
             name,
             opponent,
-            episodes=config.eval_episodes,
-            seed=config.seed,
-            env_id=config.env_id,
-            out=results_path,
+            episodes=self.config.eval_episodes,
+            seed=self.config.seed,
+            env_id=self.config.env_id,
+            out=self.out / "results.jsonl",
             resume=True,
             policy_obj=policy,
-            history=config.history,
-            system_prompt=config.system_prompt,
+            history=self.config.history,
+            system_prompt=self.config.system_prompt,
         )
-        report.rows.append(StageResult.of(summary))
-        report.summaries.append(summary)
+        self.report.rows.append(StageResult.of(summary))
+        self.report.summaries.append(summary)
 
-    audit_path = out / "audit.jsonl"
+    def audit(self, name: str, policy: Any) -> None:
+        """The board audit and the perfect-play audit (resumed from audit.jsonl)."""
+        from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy
+        from textgym.evaluation import read_records
 
-    def audit_stage(name: str, policy: Any) -> None:
+        config, path = self.config, self.out / "audit.jsonl"
         if not config.audit:
             return
-        done = {r.get("stage"): r for r in read_records(audit_path)}  # the last row wins
+        done = {r.get("stage"): r for r in read_records(path)}  # the last row wins
         row = dict(done.get(name, {}))
         if "optimal" not in row:
             _log(f"board audit of {name}")
@@ -403,11 +405,15 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
                 lines_mistakes=len(lines.mistakes),
                 lines_loss=100.0 * lines.loss,
             )
-            with audit_path.open("a") as fh:
+            with path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-        report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
+        self.report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
 
-    def evaluate_model(name: str, path: Path, temperature: float = 0.0) -> None:
+    def evaluate_model(self, name: str, path: Path, temperature: float = 0.0) -> None:
+        """A saved model against both opponents, and its audits when greedy."""
+        from textgym.policies.hf import HFPolicy, load_model
+
+        config = self.config
         model, tok = load_model(path)
         for opponent in ("random", "optimal"):
             policy = HFPolicy(
@@ -417,104 +423,114 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
                 max_new_tokens=config.max_new_tokens,
                 seed=config.seed,
             )
-            evaluate_stage(name, policy, opponent)
+            self.evaluate(name, policy, opponent)
         if temperature == 0.0:
-            audit_stage(
-                name, HFPolicy(model, tok, temperature=0.0, max_new_tokens=config.max_new_tokens)
+            greedy = HFPolicy(model, tok, temperature=0.0, max_new_tokens=config.max_new_tokens)
+            self.audit(name, greedy)
+
+    def spend(self, stage: str, started: float) -> None:
+        """Add the time since ``started`` to ``stage``."""
+        _spend(self.report, stage, started)
+
+    # ------------------------------------------------------------------ stages
+
+    def base(self) -> Path:
+        """1. The tiny model (or ``model``), and the reference players, evaluated."""
+        from textgym.models import build_tiny_model
+        from textgym.policies.by_name import make_policy
+
+        config, started = self.config, time.perf_counter()
+        base = self.out / "base" if config.model is None else Path(config.model)
+        if config.model is None and not (base / "config.json").exists():
+            _log("building the tiny model")
+            tmp = self.out / "base.tmp"
+            build_tiny_model(
+                tmp,
+                hidden_size=config.hidden_size,
+                intermediate_size=2 * config.hidden_size,
+                num_layers=config.num_layers,
+                seed=config.seed,
             )
+            if base.exists():
+                shutil.rmtree(base)
+            tmp.rename(base)
+        _log("evaluating the perfect player, the teacher and the base model")
+        perfect = make_policy("minimax", config.env_id, config.seed)
+        for opponent in ("random", "optimal"):
+            self.evaluate("perfect", perfect, opponent)
+            self.evaluate(f"teacher ({config.teacher})", self.teacher, opponent)
+        self.audit("perfect", make_policy("minimax", config.env_id, config.seed))
+        if not config.teacher.startswith("openai:"):
+            # a fresh instance: the teacher's own generator must stay as it is for its games
+            fresh = make_policy(
+                config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
+            )
+            self.audit(f"teacher ({config.teacher})", fresh)
+        self.evaluate_model("base", base)
+        self.spend("base", started)
+        return base
 
-    # 1. base model and reference players
-    started = time.perf_counter()
-    base = out / "base"
-    if config.model is not None:
-        base = Path(config.model)
-    elif not (base / "config.json").exists():
-        _log("building the tiny model")
-        tmp = out / "base.tmp"
-        build_tiny_model(
-            tmp,
-            hidden_size=config.hidden_size,
-            intermediate_size=2 * config.hidden_size,
-            num_layers=config.num_layers,
-            seed=config.seed,
-        )
-        if base.exists():
-            shutil.rmtree(base)
-        tmp.rename(base)
-    _log("evaluating the perfect player, the teacher and the base model")
-    for opponent in ("random", "optimal"):
-        evaluate_stage("perfect", make_policy("minimax", config.env_id, config.seed), opponent)
-        evaluate_stage(f"teacher ({config.teacher})", teacher, opponent)
-    audit_stage("perfect", make_policy("minimax", config.env_id, config.seed))
-    if not config.teacher.startswith("openai:"):
-        # a fresh instance: the teacher's own generator must stay as it is for its SFT games
-        fresh = make_policy(
-            config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
-        )
-        audit_stage(f"teacher ({config.teacher})", fresh)
-    evaluate_model("base", base)
-    _spend(report, "base", started)
+    def sft(self, base: Path) -> Path:
+        """2. The teacher's games, and SFT on those it did not lose."""
+        from textgym.policies.hf import load_model
+        from textgym.trainers.saving import save_model
+        from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
+        from textgym.view import View
 
-    # 2. SFT on the teacher's games
-    started = time.perf_counter()
-    sft = out / "sft"
-    if not (sft / "config.json").exists():
-        _log(f"teacher plays {config.teacher_games} games")
-        kept, games = mixed_teacher_games(
-            teacher,
-            config.teacher_games,
-            config.seed,
-            config.env_id,
-            history=config.history,
-            system_prompt=config.system_prompt,
-        )
-        model, tok = load_model(base)
-        turns = sft_tokens(kept, tok)
-        _log(f"SFT on {len(kept)}/{len(games)} games the teacher did not lose ({len(turns)} turns)")
-        total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
+        config, started = self.config, time.perf_counter()
+        sft = self.out / "sft"
+        if not (sft / "config.json").exists():
+            _log(f"teacher plays {config.teacher_games} games")
+            kept, games = mixed_teacher_games(
+                self.teacher,
+                config.teacher_games,
+                config.seed,
+                config.env_id,
+                history=config.history,
+                system_prompt=config.system_prompt,
+            )
+            model, tok = load_model(base)
+            turns = sft_tokens(kept, tok)
+            _log(f"SFT on {len(kept)}/{len(games)} games it did not lose ({len(turns)} turns)")
+            total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
 
-        def on_step(i: int, loss: float) -> None:
-            if progress and (i % 50 == 0 or i == total):
-                _log(f"sft step {i}/{total} loss {loss:.4f}")
+            def on_step(i: int, loss: float) -> None:
+                if self.progress and (i % 50 == 0 or i == total):
+                    _log(f"sft step {i}/{total} loss {loss:.4f}")
 
-        losses = sft_train(
-            model,
-            tok,
-            turns,
-            SFTConfig(
+            settings = SFTConfig(
                 epochs=config.sft_epochs,
                 batch_size=config.sft_batch_size,
                 lr=config.sft_lr,
                 seed=config.seed,
-            ),
-            on_step=on_step,
-        )
-        view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
-        save_model(sft, model, tok, view)
-        (out / "sft_losses.json").write_text(json.dumps(losses))
-    _spend(report, "sft", started)
-    evaluate_model("SFT", sft)
+            )
+            losses = sft_train(model, tok, turns, settings, on_step=on_step)
+            view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
+            save_model(sft, model, tok, view)
+            (self.out / "sft_losses.json").write_text(json.dumps(losses))
+        self.spend("sft", started)
+        self.evaluate_model("SFT", sft)
+        return sft
 
-    # 3-4. two RL rounds
-    previous, final_name = sft, "SFT"
-    for name, steps, prob, temperature, lr, replay in (
-        ("rl1", config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr, 0.0),
-        (
-            "rl2",
-            config.rl2_steps,
-            config.rl2_prob,
-            config.rl2_temperature,
-            config.rl2_lr,
-            config.rl2_replay,
-        ),
-    ):
-        if steps == 0:
-            continue
-        started = time.perf_counter()
+    def rl(self, name: str, start: Path) -> Path:
+        """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns its checkpoint."""
+        from textgym.trainers.rl import RLConfig, train_rl
+
+        config, started = self.config, time.perf_counter()
+        steps, prob, temperature, lr, replay = {
+            "rl1": (config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr, 0.0),
+            "rl2": (
+                config.rl2_steps,
+                config.rl2_prob,
+                config.rl2_temperature,
+                config.rl2_lr,
+                config.rl2_replay,
+            ),
+        }[name]
         _log(f"{name}: {steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}")
         rl_config = RLConfig(
-            model=str(previous),
-            out_dir=str(out / name),
+            model=str(start),
+            out_dir=str(self.out / name),
             steps=steps,
             games_per_batch=config.games_per_batch,
             group_size=config.group_size,
@@ -533,15 +549,28 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
             checkpoint_every=max(1, min(10, steps)),
             seed=config.seed + (1 if name == "rl1" else 2),
         )
-        train_rl(rl_config, resume=True, progress=progress)
-        previous = out / name / "checkpoint"
-        _spend(report, name, started)
-        final_name = name.upper()
-        evaluate_model(final_name, previous)
-    evaluate_model(f"{final_name} (T=1)", previous, temperature=1.0)
-    _spend(report, "total", run_started)
-    write_report(config, report)
-    return report
+        train_rl(rl_config, resume=True, progress=self.progress)
+        checkpoint = self.out / name / "checkpoint"
+        self.spend(name, started)
+        self.evaluate_model(name.upper(), checkpoint)
+        return checkpoint
+
+    def finish(self, final: Path, final_name: str) -> PipelineReport:
+        """5. The final student sampled at T=1, the timings and the report."""
+        self.evaluate_model(f"{final_name} (T=1)", final, temperature=1.0)
+        self.spend("total", self.started)
+        write_report(self.config, self.report)
+        return self.report
+
+
+def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
+    """Run every stage that is not done yet; write and return the report."""
+    run = _Run(config, progress)
+    model, name = run.sft(run.base()), "SFT"
+    for stage, steps in (("rl1", config.rl1_steps), ("rl2", config.rl2_steps)):
+        if steps:
+            model, name = run.rl(stage, model), stage.upper()
+    return run.finish(model, name)
 
 
 def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
