@@ -106,6 +106,32 @@ class CountingWrapper(gym.Wrapper):
         return f"{obs} [{self.count}]", reward, terminated, truncated, info
 
 
+class HalfRateEnv(GuessEnv):
+    """Reports a yes/no metric that is neither yes nor no."""
+
+    rate_metrics = ("won",)
+
+    def step(self, action: str):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated or truncated:
+            info["episode_metrics"] = {"won": 0.5}
+        return obs, reward, terminated, truncated, info
+
+
+class BadCurriculumEnv(GuessEnv):
+    """Declares a curriculum option that its reset refuses."""
+
+    def curriculum_options(self):
+        from textgym.core import OptionRange
+
+        return {"digits": OptionRange(1, 9, integer=True)}
+
+    def reset(self, *, seed=None, options=None):
+        if options:
+            raise ValueError(f"no options, got {options}")
+        return super().reset(seed=seed)
+
+
 def test_a_correct_env_passes() -> None:
     check_text_env(GuessEnv())
 
@@ -119,8 +145,19 @@ def test_a_correct_env_passes() -> None:
         (OutOfSpaceEnv(), "outside the observation space|not within|observation"),
         (EndlessEnv(), "did not end"),
         (CountingWrapper(GuessEnv()), "reset did not clear all state"),
+        (HalfRateEnv(), "rate metric 'won' must be 0 or 1"),
+        (BadCurriculumEnv(), "curriculum option digits=1"),
     ],
-    ids=["seed-leak", "global-random", "hidden-leak", "out-of-space", "endless", "wrapper-state"],
+    ids=[
+        "seed-leak",
+        "global-random",
+        "hidden-leak",
+        "out-of-space",
+        "endless",
+        "wrapper-state",
+        "half-rate",
+        "bad-curriculum",
+    ],
 )
 def test_broken_envs_are_caught(env: gym.Env, message: str) -> None:
     with pytest.raises((TextEnvCheckError, AssertionError), match=message):

@@ -226,8 +226,22 @@ def check_text_env(
     _check_text_space(env.observation_space, "observation")
     _check_text_space(env.action_space, "action")
 
-    # Every observation of full episodes lies in the space; rewards and flags are sane;
-    # a finished episode cannot be stepped.
+    _check_episodes(env, seeds)
+    fresh = make()
+    _check_determinism(env, fresh, seeds)
+    _check_reset_clears_state(env, make, seeds)
+    _check_no_leaks(env, max_steps)
+    _check_copies(env, seeds, max_steps)
+    _check_hooks(env, seeds, max_steps)
+    if cross_process:
+        _check_cross_process(make, seeds)
+    fresh.close()
+    env.close()
+
+
+def _check_episodes(env: gym.Env, seeds: tuple[int, ...]) -> None:
+    """Observations of full episodes lie in the space; rewards and flags are sane; a
+    finished episode cannot be stepped."""
     for seed in seeds:
         observations: list[str] = []
         transcript = play_transcript(env, seed, driver_seed=seed, observations=observations)
@@ -254,8 +268,9 @@ def check_text_env(
         else:
             _fail("stepping a finished episode must raise a clear error, but it returned")
 
-    # Same seed and same actions give identical transcripts, in this env and a fresh one.
-    fresh = make()
+
+def _check_determinism(env: gym.Env, fresh: gym.Env, seeds: tuple[int, ...]) -> None:
+    """Same seed and same actions give identical transcripts, in this env and a fresh one."""
     for seed in seeds:
         a = play_transcript(env, seed, driver_seed=seed)
         b = play_transcript(env, seed, driver_seed=seed)
@@ -272,8 +287,12 @@ def check_text_env(
                 "env: randomness does not come from the env's seeded generator"
             )
 
-    # reset clears all state: a fresh episode after an interrupted or finished one (with other
-    # seeds and other actions) equals the same episode in a brand-new env.
+
+def _check_reset_clears_state(
+    env: gym.Env, make: Callable[[], gym.Env], seeds: tuple[int, ...]
+) -> None:
+    """A fresh episode after an interrupted or finished one (other seeds, other actions)
+    equals the same episode in a brand-new env."""
     for seed in seeds:
         for stop_after in (0, 1, 2, None):
             play_transcript(
@@ -289,7 +308,9 @@ def check_text_env(
                     f"(stopped after {stop_after} steps)"
                 )
 
-    # Nothing secret in observations: not the seed, not the env's hidden strings.
+
+def _check_no_leaks(env: gym.Env, max_steps: int) -> None:
+    """Nothing secret in observations: not the seed, not the env's hidden strings."""
     for seed in LEAK_SEEDS:
         rng = np.random.default_rng(seed)
         obs, info = env.reset(seed=seed)
@@ -309,7 +330,9 @@ def check_text_env(
             if terminated or truncated:
                 break
 
-    # deepcopy and pickle mid-episode: the copy continues exactly like the original.
+
+def _check_copies(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
+    """deepcopy and pickle mid-episode: the copy continues exactly like the original."""
     for seed in seeds[:3]:
         for clone in (copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))):
             env.reset(seed=seed)
@@ -338,19 +361,52 @@ def check_text_env(
                     break
             twin.close()
 
-    if cross_process:
-        probe = tuple(seeds[:4])
-        blueprint, other = make(), make()
-        payload = pickle.dumps((blueprint, probe))
-        here = transcript_digest(other, probe)
-        blueprint.close()
-        other.close()
-        for hash_seed in ("0", "4242"):
-            there = _digest_in_subprocess(payload, hash_seed)
-            if there != here:
-                _fail(
-                    f"the same seeds gave different transcripts in a process with "
-                    f"PYTHONHASHSEED={hash_seed}"
-                )
-    fresh.close()
-    env.close()
+
+def _check_hooks(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
+    """The textgym hooks: declared curriculum options reset at both ends of their range,
+    and ``info["episode_metrics"]``, when reported, holds finite numbers (the yes/no ones
+    0 or 1)."""
+    from textgym.core import OptionRange
+
+    base: Any = env.unwrapped
+    ranges = base.curriculum_options() if hasattr(base, "curriculum_options") else {}
+    for name, spec in ranges.items():
+        if not isinstance(spec, OptionRange):
+            _fail(f"curriculum_options()[{name!r}] must be an OptionRange, got {spec!r}")
+        for value in (spec.low, spec.high):
+            try:
+                env.reset(seed=seeds[0], options={name: int(value) if spec.integer else value})
+            except Exception as exc:
+                _fail(f"reset with curriculum option {name}={value!r} failed: {exc!r}")
+    rates = set(getattr(base, "rate_metrics", ()))
+    for seed in seeds[:3]:
+        rng = np.random.default_rng(seed)
+        _, info = env.reset(seed=seed)
+        for _ in range(max_steps):
+            _, _, terminated, truncated, info = env.step(
+                _driver_action(rng, info, 0.8, _answer_tag(env))
+            )
+            if terminated or truncated:
+                break
+        for name, value in (info.get("episode_metrics") or {}).items():
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                _fail(f"seed {seed}: episode metric {name!r} is not a finite number: {value!r}")
+            if name in rates and value not in (0, 1):
+                _fail(f"seed {seed}: rate metric {name!r} must be 0 or 1, got {value!r}")
+
+
+def _check_cross_process(make: Callable[[], gym.Env], seeds: tuple[int, ...]) -> None:
+    """The same seeds give the same transcripts in processes with other hash seeds."""
+    probe = tuple(seeds[:4])
+    blueprint, other = make(), make()
+    payload = pickle.dumps((blueprint, probe))
+    here = transcript_digest(other, probe)
+    blueprint.close()
+    other.close()
+    for hash_seed in ("0", "4242"):
+        there = _digest_in_subprocess(payload, hash_seed)
+        if there != here:
+            _fail(
+                f"the same seeds gave different transcripts in a process with "
+                f"PYTHONHASHSEED={hash_seed}"
+            )
