@@ -56,12 +56,7 @@ def cispo_step(
         raise ValueError(
             "under torch.distributed, pass the model wrapped in DistributedDataParallel"
         )
-    local_tokens = sum(sum(t.loss_mask) for t in turns)
-    total_tokens = local_tokens
-    if world > 1:
-        count = torch.tensor([float(local_tokens)], device=device)
-        dist.all_reduce(count)
-        total_tokens = int(count.item())
+    total_tokens = _step_tokens(turns, world, device)
     # DDP averages gradients over ranks; the step's gradient is their sum.
     scale = float(world) if ddp else 1.0
     start = time.perf_counter()
@@ -102,11 +97,7 @@ def cispo_step(
         for k in weighted:
             weighted[k] += metrics[k] * share
     if world > 1:
-        summed = torch.tensor([float(bad), loss_sum, *weighted.values()], device=device)
-        dist.all_reduce(summed)
-        bad = bool(summed[0] > 0)
-        loss_sum = float(summed[1])
-        weighted = dict(zip(weighted, summed[2:].tolist(), strict=True))
+        bad, loss_sum, weighted = _sum_over_ranks(bad, loss_sum, weighted, device)
     if bad:
         optimizer.zero_grad(set_to_none=True)
         raise FloatingPointError("CISPO loss became non-finite; step not applied")
@@ -120,3 +111,26 @@ def cispo_step(
         "loss/grad_norm": float(grad_norm),
         "perf/tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
     }
+
+
+def _step_tokens(turns: Sequence[TurnTokens], world: int, device: torch.device) -> int:
+    """Loss tokens of the whole step, over every rank (the loss's normaliser)."""
+    local = sum(sum(t.loss_mask) for t in turns)
+    if world == 1:
+        return local
+    count = torch.tensor([float(local)], device=device)
+    dist.all_reduce(count)
+    return int(count.item())
+
+
+def _sum_over_ranks(
+    bad: bool, loss_sum: float, weighted: dict[str, float], device: torch.device
+) -> tuple[bool, float, dict[str, float]]:
+    """Whether any rank saw a non-finite loss, and the loss and metrics summed over ranks."""
+    summed = torch.tensor([float(bad), loss_sum, *weighted.values()], device=device)
+    dist.all_reduce(summed)
+    return (
+        bool(summed[0] > 0),
+        float(summed[1]),
+        dict(zip(weighted, summed[2:].tolist(), strict=True)),
+    )

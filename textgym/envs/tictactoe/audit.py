@@ -245,33 +245,7 @@ def audit_perfect_lines(
     known: dict[tuple[tuple[str, str], ...], str] = {}  # conversation -> the policy's answer
     pending = [_Line(mark, first, (), (), 0.25) for mark in rules.MARKS for first in (True, False)]
     while pending:
-        # replay every line up to the policy's turn, branching on each opponent reply
-        ready: list[tuple[_Line, ChatHistory, str]] = []
-        while pending:
-            line = pending.pop()
-            env = ChatHistory(
-                gym.make(env_id, opponent=_ScriptedLine(line.cells)), system_prompt=system_prompt
-            )
-            try:
-                _, info = env.reset(
-                    seed=0, options={"agent_mark": line.mark, "agent_first": line.agent_first}
-                )
-                over = False
-                for answer in line.answers:
-                    _, _, over, _, info = env.step(answer)
-            except _NeedReply as need:
-                env.close()
-                replies = solver.optimal_moves(need.board, need.first)
-                share = line.probability / len(replies)
-                pending.extend(
-                    replace(line, cells=(*line.cells, c), probability=share) for c in replies
-                )
-                continue
-            if over:  # the opponent's reply ended the game
-                env.close()
-                _tally(audit, info.get("result"), line.probability)
-                continue
-            ready.append((line, env, info["board"]))
+        ready = _replay_to_the_policy(pending, env_id, system_prompt, audit)
         views = [_view(env.messages, history) for _, env, _ in ready]
         keys = [tuple((m["role"], m["content"]) for m in view) for view in views]
         new = {k: v for k, v in zip(keys, views, strict=True) if k not in known}
@@ -297,14 +271,53 @@ def audit_perfect_lines(
                 _tally(audit, info.get("result") if terminated else "loss", line.probability)
             else:  # an invalid answer the env lets the policy retry
                 pending.append(going_on)
+    _merge_transpositions(audit)
+    return audit
+
+
+def _replay_to_the_policy(
+    pending: list[_Line], env_id: str, system_prompt: str | None, audit: PerfectLinesAudit
+) -> list[tuple[_Line, ChatHistory, str]]:
+    """Replay every pending line up to the policy's turn, branching on each opponent reply
+    (into ``pending``, which ends empty); games the opponent ended are tallied."""
+    ready: list[tuple[_Line, ChatHistory, str]] = []
+    while pending:
+        line = pending.pop()
+        env = ChatHistory(
+            gym.make(env_id, opponent=_ScriptedLine(line.cells)), system_prompt=system_prompt
+        )
+        try:
+            _, info = env.reset(
+                seed=0, options={"agent_mark": line.mark, "agent_first": line.agent_first}
+            )
+            over = False
+            for answer in line.answers:
+                _, _, over, _, info = env.step(answer)
+        except _NeedReply as need:
+            env.close()
+            replies = solver.optimal_moves(need.board, need.first)
+            share = line.probability / len(replies)
+            pending.extend(
+                replace(line, cells=(*line.cells, c), probability=share) for c in replies
+            )
+            continue
+        if over:  # the opponent's reply ended the game
+            env.close()
+            _tally(audit, info.get("result"), line.probability)
+            continue
+        ready.append((line, env, info["board"]))
+    return ready
+
+
+def _merge_transpositions(audit: PerfectLinesAudit) -> None:
+    """One mistake entry per (board, mark, answer), its probabilities added."""
     merged: dict[tuple[str, str, str], float] = {}
-    for board, mark, text, probability in audit.mistakes:  # transpositions: one entry
+    for board, mark, text, probability in audit.mistakes:
         merged[board, mark, text] = merged.get((board, mark, text), 0.0) + probability
     audit.mistakes = sorted(
         ((*key, probability) for key, probability in merged.items()),
         key=lambda m: (-m[3], m[0], m[1]),
     )
-    return audit
 
 
 def _tally(audit: PerfectLinesAudit, result: str | None, probability: float) -> None:
