@@ -57,12 +57,14 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "TextReverse-v0": Recipe(
-        teacher="reference:0.5",
+        teacher="reference:0.2",
         condition="length=6",
         history="last",
         max_new_tokens=24,
-        games=3000,
+        games=8000,
         min_reward=0.0,
+        sft_epochs=6,
+        rl_steps=100,
         curriculum={"length": (6, 6)},
     ),
     "TextMastermind-v0": Recipe(

@@ -202,3 +202,24 @@ def test_play_any_env_wraps_a_bare_answer_in_the_env_format(monkeypatch, capsys)
     assert main(["play", "--env", "TextReverse-v0", "--option", "length=6", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert "Reverse the given string" in out and "reward: " in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--env", "TextSQL-v0", "--history", "last"], "history 'last' cannot play TextSQL-v0"),
+        (["--env", "TextReverse-v0", "--curriculum", "length=2:99"], "must lie within [6, 16]"),
+        (["--env", "TextReverse-v0", "--curriculum", "speed=1:2"], "its options: length"),
+        (["--env", "TextReverse-v0", "--curriculum", "length"], "NAME=LOW:HIGH"),
+        (["--env", "TextReverse-v0", "--teacher", "minimax"], "unknown policy 'minimax'"),
+        (["--env", "TextCalculator-v0", "--max-new-tokens", "8"], "cannot hold"),
+    ],
+)
+def test_train_refuses_bad_views_and_options_before_any_work(
+    extra, needle, tiny_model_path, tmp_path, capsys
+) -> None:
+    argv = ["train", "sft", "--model", str(tiny_model_path), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--games", "4", *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
