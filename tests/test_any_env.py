@@ -147,7 +147,7 @@ def test_non_tic_tac_toe_envs_declare_a_curriculum() -> None:
         env.close()
     assert declared == {
         "TextReverse-v0": {"length"},
-        "TextMastermind-v0": {"length", "colors"},
+        "TextMastermind-v0": {"length", "colors", "guesses"},
         "TextCalculator-v0": {"steps"},
     }
 

@@ -29,7 +29,8 @@ class TextMastermindEnv(MultiTurnEnv):
     enough to play.
 
     Reset options (the curriculum): ``length`` (2..``length``) and ``colors``
-    (2..``colors``) make that episode's code shorter or its digits fewer. Episode metrics:
+    (2..``colors``) make that episode's code shorter or its digits fewer; ``guesses``
+    (1..``max_turns``) gives it fewer guesses. Episode metrics:
     ``solved``, ``guesses`` (answers given) and ``invalid_guesses``.
 
     ## Version History
@@ -64,7 +65,7 @@ class TextMastermindEnv(MultiTurnEnv):
         self.system_prompt = f"{self.rules_prompt} Give each guess{fmt}, e.g. {example}."
         self._code = ""
         self._history: list[str] = []
-        self._length, self._colors = length, colors
+        self._length, self._colors, self._guesses = length, colors, max_turns
         self._invalid = 0
         self._solved = False
 
@@ -73,6 +74,7 @@ class TextMastermindEnv(MultiTurnEnv):
         return {
             "length": OptionRange(2, self.length, integer=True, doc="digits in the code"),
             "colors": OptionRange(2, self.colors, integer=True, doc="digits range from 1 to this"),
+            "guesses": OptionRange(1, self.max_turns, integer=True, doc="guesses allowed"),
         }
 
     def reference_player(self) -> ReferencePlayer:
@@ -94,11 +96,12 @@ class TextMastermindEnv(MultiTurnEnv):
         """Draw the code."""
         self._length = int(self.episode_options.get("length", self.length))
         self._colors = int(self.episode_options.get("colors", self.colors))
+        self._guesses = int(self.episode_options.get("guesses", self.max_turns))
         self._code = "".join(str(d) for d in rng.integers(1, self._colors + 1, size=self._length))
         self._history = []
         self._invalid = 0
         self._solved = False
-        return f"{self._setting()} {self.max_turns} guesses left."
+        return f"{self._setting()} {self._guesses} guesses left."
 
     def _setting(self) -> str:
         return f"Guess the {self._length}-digit code (digits 1 to {self._colors})."
@@ -112,12 +115,13 @@ class TextMastermindEnv(MultiTurnEnv):
 
     def respond(self, answer: str | None) -> Reply:
         """Score a guess with pegs."""
-        left = self.max_turns - self.turn
+        left = self._guesses - self.turn
         if not self._valid(answer):
             self._invalid += 1
             rule = f"a guess is {self._length} digits from 1 to {self._colors}"
             return Reply(
                 self._board(f"Invalid guess ({rule}). {left} guesses left."),
+                truncated=left <= 0,
                 info={"valid": False, "illegal_action": True},
             )
         assert answer is not None
@@ -132,7 +136,8 @@ class TextMastermindEnv(MultiTurnEnv):
             )
         self._history.append(f"{answer}: {black} black, {white} white")
         return Reply(
-            self._board(f"{left} guesses left." if left else "Out of guesses."),
+            self._board(f"{left} guesses left." if left > 0 else "Out of guesses."),
+            truncated=left <= 0,
             info={"valid": True, "illegal_action": False, "solved": False},
         )
 
