@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,34 @@ def test_each_format_shows_the_position() -> None:
     assert probe.observation("pairs", board, mark) == "O 1X 2O 3. 4. 5X 6. 7. 8. 9."
     with pytest.raises(ValueError, match="fmt must be one of"):
         probe.observation("emoji", board, mark)
+
+
+STUDY = Path(__file__).resolve().parents[1] / "examples" / "learning_study.py"
+
+
+def test_the_learning_study_runs_every_stage_and_keeps_finished_ones(tmp_path, monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location("learning_study", STUDY)
+    study = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "learning_study", study)  # its dataclasses need it
+    spec.loader.exec_module(study)
+    recipe = study.Recipe(
+        teacher="reference:0.5",
+        condition="length=2;colors=3;guesses=3",
+        history="last",
+        max_new_tokens=24,
+        games=16,
+        sft_epochs=1,
+        rl_steps=1,
+        games_per_batch=4,
+        group_size=2,
+        eval_episodes=4,
+        curriculum={"length": (2, 2), "colors": (3, 3), "guesses": (3, 3)},
+    )
+    out = tmp_path / "mm"
+    rows = study.run("TextMastermind-v0", recipe, out)
+    assert [r["stage"] for r in rows] == ["base", "teacher (reference:0.5)", "SFT", "SFT + CISPO"]
+    assert all(0.0 <= r["reward"] <= 1.0 and "solved" in r for r in rows)
+    assert (out / "sft" / "textgym_view.json").exists() and (out / "summary.json").exists()
+    sft_time = (out / "sft" / "config.json").stat().st_mtime
+    assert study.run("TextMastermind-v0", recipe, out) == rows  # nothing is redone
+    assert (out / "sft" / "config.json").stat().st_mtime == sft_time
