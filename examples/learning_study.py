@@ -52,6 +52,8 @@ class Recipe:
     temperature: float = 1.0
     curriculum: dict[str, tuple[float, float]] | None = None
     eval_episodes: int = 200
+    eval_every: int = 0
+    """Steps between greedy checks logged during RL (other seeds than the final table's)."""
     seed: int = 0
 
 
@@ -74,7 +76,10 @@ RECIPES: dict[str, Recipe] = {
         max_new_tokens=24,
         games=4000,
         sft_epochs=6,
-        rl_steps=60,
+        rl_steps=120,
+        rl_lr=5e-4,
+        games_per_batch=256,
+        eval_every=20,
         curriculum={"length": (2, 2), "colors": (3, 3), "guesses": (3, 3)},
     ),
     "TextCalculator-v0": Recipe(
@@ -85,6 +90,7 @@ RECIPES: dict[str, Recipe] = {
         sft_epochs=4,
         rl_steps=30,
         games_per_batch=64,
+        eval_every=10,
         curriculum={"steps": (1, 1)},
     ),
     "TextSQL-v0": Recipe(teacher="reference:0.8", max_new_tokens=160, games=1500),
@@ -175,6 +181,9 @@ def run(env_id: str, recipe: Recipe, out: Path) -> list[dict[str, Any]]:
         system_prompt=recipe.system_prompt,
         env_id=env_id,
         num_envs=128,
+        eval_every=recipe.eval_every,
+        eval_games=100,
+        eval_conditions=(recipe.condition,),
         seed=recipe.seed + 1,
         device="cpu",
     )

@@ -97,6 +97,7 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
         ({"replay_options": {"random_move_prob": -0.1}}, "random_move_prob"),
         ({"replay_options": {"colour": 1}}, "unknown reset option"),
         ({"replay_turns": 0}, "replay_turns"),
+        ({"eval_conditions": ("hard",)}, "unknown condition 'hard'"),
     ],
 )
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):

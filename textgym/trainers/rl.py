@@ -123,6 +123,9 @@ class RLConfig:
     never; the results go into the metrics as ``eval/<condition>/<metric>``)."""
     eval_games: int = 100
     """Episodes per condition in those evaluations (fixed seeds)."""
+    eval_conditions: tuple[str, ...] | None = None
+    """The conditions of those evaluations (names or ``NAME=VALUE`` pairs, see
+    :func:`textgym.evaluation.evaluate`); None: the env's own evaluation conditions."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. A resumed
     run repeats the uninterrupted one bit for bit on CPU; on CUDA, kernels that add with
@@ -171,6 +174,12 @@ class RLConfig:
         if not Path(self.model).is_dir():
             raise ValueError(f"model {self.model!r} is not a folder with a saved model")
         self.view  # noqa: B018  (checks history and max_new_tokens)
+        if self.eval_conditions is not None:
+            from textgym.evaluation import condition_options
+
+            self.eval_conditions = tuple(self.eval_conditions)
+            for condition in self.eval_conditions:
+                condition_options(self.env_id, condition)
         resolve_curriculum(self.env_id, self.curriculum, self.replay_options)
 
     @property
@@ -279,7 +288,7 @@ def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
 
     out: dict[str, float] = {}
     policy = HFPolicy(model, tokenizer, temperature=0.0, max_new_tokens=config.max_new_tokens)
-    for condition in evaluation_conditions(config.env_id):
+    for condition in config.eval_conditions or evaluation_conditions(config.env_id):
         summary = evaluate(
             "model",
             condition,
