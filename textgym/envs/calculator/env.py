@@ -123,6 +123,10 @@ class TextCalculatorEnv(CalculatorTask, ToolEnv):
     Each problem needs a multiplication, a subtraction and a division of numbers too big for
     easy mental arithmetic; the answer is a whole number. Problems whose answer appears
     in the problem text are never drawn.
+
+    The reset option ``steps`` (1-3, the curriculum) stops the problem after the product
+    (1) or the difference (2); the same seed draws the same numbers at every ``steps``.
+    Episode metrics: ``correct``, ``answered``, ``tool_calls`` and ``tool_errors``.
     """
 
     def __init__(
