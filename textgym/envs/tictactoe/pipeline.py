@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -438,22 +437,22 @@ class _Run:
         """1. The tiny model (or ``model``), and the reference players, evaluated."""
         from textgym.models import build_tiny_model
         from textgym.policies.by_name import make_policy
+        from textgym.trainers.saving import save_atomically
 
         config, started = self.config, time.perf_counter()
         base = self.out / "base" if config.model is None else Path(config.model)
         if config.model is None and not (base / "config.json").exists():
             _log("building the tiny model")
-            tmp = self.out / "base.tmp"
-            build_tiny_model(
-                tmp,
-                hidden_size=config.hidden_size,
-                intermediate_size=2 * config.hidden_size,
-                num_layers=config.num_layers,
-                seed=config.seed,
+            save_atomically(
+                base,
+                lambda tmp: build_tiny_model(
+                    tmp,
+                    hidden_size=config.hidden_size,
+                    intermediate_size=2 * config.hidden_size,
+                    num_layers=config.num_layers,
+                    seed=config.seed,
+                ),
             )
-            if base.exists():
-                shutil.rmtree(base)
-            tmp.rename(base)
         _log("evaluating the perfect player, the teacher and the base model")
         perfect = make_policy("minimax", config.env_id, config.seed)
         for opponent in ("random", "optimal"):
