@@ -36,6 +36,18 @@ def text_space(max_length: int, charset: str = PRINTABLE_CHARSET) -> spaces.Text
     return spaces.Text(max_length=max_length, min_length=0, charset=charset)
 
 
+def fit_text(text: str, space: spaces.Text, note: str = " ...[cut]") -> str:
+    """``text`` made to lie in ``space``: characters outside its charset become ``?`` and a
+    text longer than its ``max_length`` is cut, ending with ``note``."""
+    allowed = space.character_set
+    if not all(c in allowed for c in text):
+        text = "".join(c if c in allowed else "?" for c in text)
+    if len(text) > space.max_length:
+        keep = max(space.max_length - len(note), 0)
+        text = (text[:keep] + note)[: space.max_length]
+    return text
+
+
 class EpisodeOverError(RuntimeError):
     """Raised when ``step`` is called on an episode that has ended or was never reset."""
 

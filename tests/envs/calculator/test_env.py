@@ -152,3 +152,18 @@ def test_schema_from_hints_and_docstring() -> None:
 
     with pytest.raises(ValueError, match="docstring"):
         tool_schema(undocumented)
+
+
+@pytest.mark.parametrize("env_id", ["TextCalculator-v0", "TextSQL-v0"])
+@pytest.mark.parametrize(
+    "payload",
+    ["[" * 100_000, '{"name": "x", "arguments": ' + "[" * 5000 + "]" * 5000 + "}", "9" * 5000],
+    ids=["deep-unclosed", "deep-closed", "huge-integer"],
+)
+def test_pathological_tool_calls_are_answered_not_raised(env_id: str, payload: str) -> None:
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(f"<tool_call>{payload}</tool_call>")
+    assert obs.startswith("Error: ") and info["tool_error"] and not terminated
+    assert obs in env.observation_space
+    env.close()

@@ -133,3 +133,21 @@ def test_a_subclass_needs_only_start_and_respond() -> None:
             break
         lo, hi = (mid + 1, hi) if obs == "Higher." else (lo, mid - 1)
     assert (reward, terminated) == (1.0, True)  # binary search needs at most 7 guesses
+
+
+def test_a_reply_outside_the_observation_space_is_made_to_fit() -> None:
+    from textgym.envs.base import MultiTurnEnv, Reply
+
+    class Echo(MultiTurnEnv):
+        def start(self, rng):
+            return "Say anything. \u00e9\u00e8"
+
+        def respond(self, answer):
+            return Reply(f"You said: {answer}" * 1000, done=False)
+
+    env = Echo(max_observation_length=200)
+    obs, _ = env.reset(seed=0)
+    assert obs == "Say anything. ??" and obs in env.observation_space
+    obs, *_ = env.step("<answer>caf\u00e9 \ud800</answer>")
+    assert obs in env.observation_space and len(obs) == 200 and obs.endswith("...[cut]")
+    assert obs.startswith("You said: caf? ?")

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from textgym.core import TextEnv, check_reset_options, text_space
+from textgym.core import TextEnv, check_reset_options, fit_text, text_space
 from textgym.parsing import parse_answer
 
 
@@ -119,7 +119,7 @@ class MultiTurnEnv(TextEnv):
         super().reset(seed=seed)
         self.episode_options = check_reset_options(self, options, self.curriculum_options())
         self.turn = 0
-        self._last_text = self.start(self.np_random)
+        self._last_text = fit_text(self.start(self.np_random), self.observation_space)
         self._episode_active = True
         return self._last_text, {"turn": 0}
 
@@ -135,7 +135,8 @@ class MultiTurnEnv(TextEnv):
         reply = self.respond(answer)
         terminated = bool(reply.done)
         truncated = not terminated and (bool(reply.truncated) or self.turn >= self.max_turns)
-        self._last_text = reply.observation
+        # what a tool or the env echoes may hold any text: it must still lie in the space
+        self._last_text = fit_text(reply.observation, self.observation_space)
         info = {
             "turn": self.turn,
             "format_ok": answer is not None,
@@ -145,7 +146,7 @@ class MultiTurnEnv(TextEnv):
         if terminated or truncated:
             self._episode_active = False
             info["episode_metrics"] = {k: float(v) for k, v in self.episode_metrics().items()}
-        return reply.observation, float(reply.reward), terminated, truncated, info
+        return self._last_text, float(reply.reward), terminated, truncated, info
 
     def render(self) -> str | None:
         """The latest observation (``"ansi"``), or None."""

@@ -260,6 +260,10 @@ class ToolEnv(MultiTurnEnv):
             call = json.loads(payload)
         except json.JSONDecodeError as exc:
             return self._error(f"the tool call is not valid JSON ({exc.msg})")
+        except RecursionError:
+            return self._error("the tool call is nested too deeply to read")
+        except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+            return self._error(f"the tool call cannot be read ({str(exc)[:80]})")
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             return self._error('a tool call is {"name": ..., "arguments": {...}}')
         name, args = call["name"], call.get("arguments", {})
