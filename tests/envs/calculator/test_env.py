@@ -163,7 +163,7 @@ def test_schema_from_hints_and_docstring() -> None:
 def test_pathological_tool_calls_are_answered_not_raised(env_id: str, payload: str) -> None:
     env = gym.make(env_id)
     env.reset(seed=0)
-    obs, reward, terminated, truncated, info = env.step(f"<tool_call>{payload}</tool_call>")
+    obs, _, terminated, _, info = env.step(f"<tool_call>{payload}</tool_call>")
     assert obs.startswith("Error: ") and info["tool_error"] and not terminated
     assert obs in env.observation_space
     env.close()
