@@ -112,3 +112,17 @@ def test_copies_and_pickles_keep_their_own_database() -> None:
     assert snapshot(twin) == snapshot(env) == snapshot(other)
     assert query(twin, "DELETE FROM employees").startswith("Error")
     assert twin.unwrapped._db is not env.unwrapped._db
+
+
+def test_a_query_that_builds_a_huge_value_fails_at_once_and_frees_the_connection() -> None:
+    env = gym.make("TextSQL-v0")
+    env.reset(seed=0)
+
+    def query(sql: str) -> str:
+        call = {"name": "query", "arguments": {"sql": sql}}
+        return env.step(f"<tool_call>{json.dumps(call)}</tool_call>")[0]
+
+    huge = "SELECT length(replace(hex(zeroblob(100000000)), '0', 'aaaa'))"
+    assert "too big" in query(huge)  # SQLite's length limit, not 800 MB of memory
+    assert query("SELECT COUNT(*) FROM employees").startswith("Result of query: COUNT(*)\n")
+    env.close()

@@ -6,7 +6,8 @@ connection is per-episode state injected into the tool as a hidden argument (see
 :class:`~textgym.envs.base.tools.ToolEnv`). Writes of any kind are refused by an SQLite
 authorizer (only reads and functions are allowed, so ``INSERT``, ``UPDATE``, ``DROP``,
 ``CREATE``, ``ATTACH`` and every ``PRAGMA`` fail with "not authorized") and the
-connection is also ``query_only``; long queries are interrupted.
+connection is also ``query_only``; long queries are interrupted, and no string or blob a
+query builds may exceed :data:`MAX_VALUE_BYTES` (SQLite's length limit).
 """
 
 from __future__ import annotations
@@ -44,8 +45,16 @@ def _authorizer(action: int, *args: Any) -> int:
     return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
 
 
+#: The longest string or blob a query may build (SQLite's own length limit): a query that
+#: tries to build more fails at once with "string or blob too big" instead of taking the
+#: machine's memory and time.
+MAX_VALUE_BYTES = 1_000_000
+
+
 def _lock(conn: sqlite3.Connection, deadline: list[float]) -> None:
-    """Make ``conn`` read-only; statements running past ``deadline[0]`` are interrupted."""
+    """Make ``conn`` read-only with bounded values; statements running past
+    ``deadline[0]`` are interrupted."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.execute("PRAGMA query_only = ON")
     conn.set_authorizer(_authorizer)
 
