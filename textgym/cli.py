@@ -76,13 +76,19 @@ def _curriculum(pairs: Sequence[str] | None) -> dict[str, tuple[float, float]] |
     return out
 
 
-def _view(args: argparse.Namespace, model: str | None) -> View:
-    """The view from the view options, else the model folder's recorded view."""
+def _view(args: argparse.Namespace, model: str | None, tokenizer: Any = None) -> View:
+    """The view from the view options, else the model folder's recorded view; checked.
+
+    With a ``tokenizer`` and no budget given or recorded, the budget is measured from the
+    env's reference answers (it then holds them by construction); with a given budget,
+    the check measures whether it holds them.
+    """
     recorded = load_view(model) if model is not None and Path(model).is_dir() else None
     view = resolve_view(recorded, args.env, args.system_prompt, args.history, args.max_new_tokens)
-    for warning in check_view(view):
+    auto = tokenizer is not None and args.max_new_tokens is None and recorded is None
+    for warning in check_view(view, None if auto else tokenizer):
         print(f"textgym {args.command}: warning: {warning}", file=sys.stderr)
-    return view
+    return _auto_budget(view, tokenizer) if auto else view
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
@@ -227,15 +233,13 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _auto_budget(view: View, tokenizer: Any, given: int | None) -> View:
-    """The view with an answer budget that holds the env's reference answers (when none
-    was given or recorded): the longest reference answer plus half again, at least 16."""
+def _auto_budget(view: View, tokenizer: Any) -> View:
+    """The view with an answer budget that holds the env's reference answers: the longest
+    reference answer plus half again, at least 16."""
     from dataclasses import replace
 
     from textgym.view import reference_answer_tokens
 
-    if given is not None:
-        return view
     need = reference_answer_tokens(view, tokenizer)
     if need is None:
         return view
@@ -253,12 +257,10 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         raise ValueError(f"--games must be >= 1, got {args.games}")
     if not Path(args.model).is_dir():
         raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
-    view = _view(args, args.model)
-    check_policy_name(args.teacher, view.env_id)
     curriculum = _curriculum(args.curriculum)
     model, tok = load_model(args.model)
-    view = _auto_budget(view, tok, args.max_new_tokens)
-    check_view(view, tok)
+    view = _view(args, args.model, tok)
+    check_policy_name(args.teacher, view.env_id)
     teacher = make_policy(args.teacher, view.env_id, seed=args.seed, base_url=args.base_url)
     kept, games = teacher_episodes(
         teacher,
@@ -287,11 +289,12 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_dir():
         raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
-    view = _view(args, args.model)
-    if args.max_new_tokens is None and load_view(args.model) is None:
-        from textgym.policies.hf import load_model
+    tokenizer = None
+    if args.max_new_tokens is None and load_view(args.model) is None:  # measure a budget
+        from transformers import AutoTokenizer
 
-        view = _auto_budget(view, load_model(args.model)[1], None)
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+    view = _view(args, args.model, tokenizer)
     config = RLConfig(
         model=args.model,
         out_dir=args.out,

@@ -23,7 +23,7 @@ import numpy as np
 
 import textgym  # noqa: F401  (registers the envs)
 from textgym.policies.base import Policy
-from textgym.policies.by_name import check_env_id, make_policy
+from textgym.policies.by_name import make_policy, probe_env
 from textgym.rollout import Episode, rollout
 
 
@@ -32,45 +32,35 @@ def episode_seeds(seed: int, n: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)]
 
 
+def _condition_options(env: gym.Env, condition: str) -> dict[str, Any]:
+    options = env.unwrapped.parse_condition(condition)  # type: ignore[attr-defined]
+    env.reset(seed=0, options=options)  # an unknown option fails here, before any work
+    return options
+
+
 def condition_options(env_id: str, condition: str) -> dict[str, Any]:
     """The reset options of ``condition`` in ``env_id`` (checked by a test reset)."""
-    check_env_id(env_id)
-    env = gym.make(env_id)
-    try:
-        options = env.unwrapped.parse_condition(condition)  # type: ignore[attr-defined]
-        env.reset(seed=0, options=options)  # an unknown option fails here, before any work
-        return options
-    finally:
-        env.close()
+    with probe_env(env_id) as env:
+        return _condition_options(env, condition)
 
 
 def rate_metrics(env_id: str) -> tuple[str, ...]:
     """The yes/no episode metrics of ``env_id`` (:attr:`textgym.core.TextEnv.rate_metrics`)."""
-    env = gym.make(env_id)
-    try:
+    with probe_env(env_id) as env:
         return tuple(getattr(env.unwrapped, "rate_metrics", ()))
-    finally:
-        env.close()
 
 
 def evaluation_conditions(env_id: str) -> list[str]:
     """The names of the conditions ``env_id`` evaluates under by default."""
-    check_env_id(env_id)
-    env = gym.make(env_id)
-    try:
+    with probe_env(env_id) as env:
         return list(env.unwrapped.evaluation_conditions())  # type: ignore[attr-defined]
-    finally:
-        env.close()
 
 
 def evaluation_note(env_id: str, condition: str) -> str | None:
     """The env's note for a condition (e.g. the best result possible), if any."""
-    env = gym.make(env_id)
-    try:
+    with probe_env(env_id) as env:
         base: Any = env.unwrapped
         return base.evaluation_note(base.parse_condition(condition))
-    finally:
-        env.close()
 
 
 def _count(infos: Sequence[dict[str, Any]], key: str) -> int | None:
@@ -255,10 +245,12 @@ def evaluate(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    options = condition_options(env_id, condition)
+    with probe_env(env_id) as env:  # one env reads both, before any work
+        options = _condition_options(env, condition)
+        rates = tuple(getattr(env.unwrapped, "rate_metrics", ()))
     if policy_obj is None:
         policy_obj = make_policy(policy, env_id, seed, temperature, max_new_tokens, base_url)
-    summary = Summary(policy, condition, rates=rate_metrics(env_id))
+    summary = Summary(policy, condition, rates=rates)
     done: set[int] = set()
     if out is not None and resume:
         for r in read_records(out):

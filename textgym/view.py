@@ -14,10 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import gymnasium as gym
-
 import textgym  # noqa: F401  (registers the envs)
-from textgym.policies.by_name import check_env_id
+from textgym.policies.by_name import probe_env
 
 VIEW_FILE = "textgym_view.json"
 
@@ -111,9 +109,7 @@ def check_view(view: View, tokenizer: Any = None) -> list[str]:
     reference answers (measured on a few reference episodes) is refused too. Warned: a
     tool env without its system prompt (the tool schemas are in it).
     """
-    check_env_id(view.env_id)
-    env = gym.make(view.env_id)
-    try:
+    with probe_env(view.env_id) as env:
         base: Any = env.unwrapped
         if view.history == "last" and not getattr(base, "markov_observations", False):
             raise ValueError(
@@ -125,8 +121,6 @@ def check_view(view: View, tokenizer: Any = None) -> list[str]:
             warnings.append(
                 f"{view.env_id} without its system prompt: the model never sees the tool schemas"
             )
-    finally:
-        env.close()
     if tokenizer is not None:
         need = reference_answer_tokens(view, tokenizer)
         if need is not None and need > view.max_new_tokens:

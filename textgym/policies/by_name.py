@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -28,18 +30,26 @@ def check_env_id(env_id: str) -> None:
         raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
 
 
-def _env_hooks(env_id: str) -> tuple[Any, Any]:
-    """(the unwrapped env, the stack's format_action or None) of a fresh env."""
+@contextmanager
+def probe_env(env_id: str) -> Iterator[gym.Env]:
+    """A fresh env of a registered id, to read its hooks; closed on exit (an MCP env's
+    servers stop). An unknown id is a ``ValueError`` naming the registered ones."""
     check_env_id(env_id)
     env = gym.make(env_id)
     try:
+        yield env
+    finally:
+        env.close()
+
+
+def _env_hooks(env_id: str) -> tuple[Any, Any]:
+    """(the unwrapped env, the stack's format_action or None) of a fresh env."""
+    with probe_env(env_id) as env:
         try:
             fmt = env.get_wrapper_attr("format_action")
         except AttributeError:
             fmt = None
         return env.unwrapped, fmt
-    finally:
-        env.close()
 
 
 def policy_names(env_id: str) -> list[str]:

@@ -21,7 +21,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 
 
@@ -146,16 +145,12 @@ def resolve_curriculum(
     Also checks ``replay_options`` with a test reset. An unknown option or a range outside
     the declared one is a ``ValueError`` naming the value and the choices.
     """
-    from textgym.policies.by_name import check_env_id
+    from textgym.policies.by_name import probe_env
 
-    check_env_id(env_id)
-    env = gym.make(env_id)
-    try:
+    with probe_env(env_id) as env:
         declared = env.unwrapped.curriculum_options()  # type: ignore[attr-defined]
         if replay_options:
             env.reset(seed=0, options=replay_options)
-    finally:
-        env.close()
     if wanted is None:
         return {k: (r.low, r.high, r.integer) for k, r in declared.items()}
     out: dict[str, tuple[float, float, bool]] = {}

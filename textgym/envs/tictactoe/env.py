@@ -25,6 +25,13 @@ _ACTION_TO_CELL: dict[str, int] = {a: i for i, a in enumerate(CELL_ACTIONS)}
 _POSITION_OPTIONS = ("agent_mark", "agent_first", "board")
 _TRITS = str.maketrans(".XO", "012")
 
+#: The one curriculum option (built once: ``reset`` checks against it every episode).
+_CURRICULUM = {
+    "random_move_prob": OptionRange(
+        0.0, 1.0, doc="opponent plays a random move with this probability"
+    )
+}
+
 #: Builds the generator of the opponent's next reply from (episode key, state key).
 TurnRngFactory = Callable[[int, int], np.random.Generator]
 
@@ -417,11 +424,7 @@ class TextTicTacToeEnv(TextEnv):
 
     def curriculum_options(self) -> dict[str, OptionRange]:
         """``random_move_prob``: the opponent's skill (0 perfect, 1 random)."""
-        return {
-            "random_move_prob": OptionRange(
-                0.0, 1.0, doc="opponent plays a random move with this probability"
-            )
-        }
+        return _CURRICULUM
 
     def state_key(self) -> int:
         """The board (:func:`board_code`)."""

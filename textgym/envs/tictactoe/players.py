@@ -21,6 +21,7 @@ from textgym.envs.tictactoe.opponents import (
     Opponent,
     RandomOpponent,
 )
+from textgym.envs.tictactoe.solver import optimal_moves
 from textgym.policies.base import Completion, Conversation
 
 _MARK = re.compile(r"You play ([XO]);")
@@ -116,6 +117,9 @@ def teacher_policy(
     return ScriptedPolicy(NoisyMinimaxOpponent(1.0 - q, preference), template, seed)
 
 
+_RANDOM = RandomOpponent()
+
+
 class TicTacToeReference:
     """The reference player of the tic-tac-toe envs: the optimal move its habit prefers
     (centre, corners, edges: deterministic); its mistake is a uniformly random legal move
@@ -134,13 +138,13 @@ class TicTacToeReference:
     def answer(self, conversation: Conversation) -> str:
         """The habitual optimal cell, as a bare cell number."""
         board, _, first = self._position(conversation)
-        rng = np.random.default_rng(0)  # unused: no random move at p=0 with a preference
-        return str(NoisyMinimaxOpponent(0.0, CENTRE_CORNERS_EDGES).act(board, rng, first) + 1)
+        moves = optimal_moves(board, first)
+        return str(min(moves, key=CENTRE_CORNERS_EDGES.index) + 1)
 
     def mistake(self, conversation: Conversation, rng: np.random.Generator) -> str:
         """A uniformly random legal cell."""
         board, _, first = self._position(conversation)
-        return str(RandomOpponent().act(board, rng, first) + 1)
+        return str(_RANDOM.act(board, rng, first) + 1)
 
 
 def _quality(spec: str, argument: str | None) -> float:
