@@ -5,7 +5,7 @@ of tic-tac-toe where a player is to move (the board audit's 9,040), with the sol
 optimal moves as the target (the loss is minus the log of the probability the model puts
 on the optimal set), and prints the share of positions where its greedy cell is optimal.
 The pipeline never sees solver labels; this only measures how hard an observation line
-is to read. It produced the observation table in the README ("What was tried"):
+is to read. It produced the observation table in docs/tictactoe-study.md ("What was tried"):
 
     python examples/observation_probe.py --fmt compact --steps 3000 --batch 512
     python examples/observation_probe.py --fmt letters --steps 3000 --batch 512

@@ -1,4 +1,5 @@
-"""The env classes the README shows how to write are real: each passes check_text_env."""
+"""The env classes the guide shows how to write are real: each passes check_text_env; and
+the README stays a front door."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from textgym.envs.base import MultiTurnEnv, Reply, SingleTurnEnv, Task, ToolEnv
 from textgym.utils import check_text_env
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+ROOT = Path(__file__).parent.parent
+GUIDE = (ROOT / "docs" / "guide.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE, re.DOTALL)
 CLASSES = {
     m.group(1): block
     for block in BLOCKS
@@ -22,7 +24,14 @@ CLASSES = {
 }
 
 
-def test_the_readme_shows_how_to_write_each_kind() -> None:
+def test_the_readme_is_a_front_door_whose_links_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) < 12_000
+    links = re.findall(r"\]\(((?:docs/)[^)#]+)\)", readme)
+    assert "docs/guide.md" in links and all((ROOT / link).exists() for link in links)
+
+
+def test_the_guide_shows_how_to_write_each_kind() -> None:
     assert set(CLASSES) == {"TextUpper", "GuessTheNumber", "Notes"}
     assert any("class Weather(MCPEnv):" in block for block in BLOCKS)  # needs a real server
 

@@ -172,7 +172,7 @@ class TextTicTacToeEnv(TextEnv):
     free cells are their number, the agent's cells the letters ``a``-``i``, the
     opponent's ``A``-``I``. A model that attends to the line as a bag of characters then
     already knows the whole position; a tiny model from scratch learns to play from it
-    several times faster than from the compact line (see the README).
+    several times faster than from the compact line (see docs/tictactoe-study.md).
 
     ## Rewards
     On the final step: ``win_reward`` (1.0), ``draw_reward`` (0.5) or ``loss_reward``

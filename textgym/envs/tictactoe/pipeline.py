@@ -39,7 +39,7 @@ SYSTEM_PROMPT = ""
 #: is one character naming the cell and its owner (``X 1B3/4e6/78I``). On the compact line
 #: (``X 1O3/4X6/78O legal 134678``) a 64-wide model sat at about 70% optimal moves for
 #: hundreds of thousands of examples before it learned to tell where the marks are; on
-#: this line it learns that in a few minutes of SFT (README: "What was tried").
+#: this line it learns that in a few minutes of SFT (docs/tictactoe-study.md: "What was tried").
 ENV_ID = "TextTicTacToe-LLM-Letters-v0"
 
 
@@ -70,7 +70,7 @@ class PipelineConfig:
     """SFT learning rate."""
     sft_batch_size: int = 256
     """Turns per SFT step (256 imitated the teacher far better than 32 for the same
-    examples: README, "What was tried")."""
+    examples: docs/tictactoe-study.md, "What was tried")."""
     rl1_steps: int = 40
     """CISPO steps of round 1."""
     rl1_prob: tuple[float, float] = (0.0, 0.7)
@@ -92,7 +92,7 @@ class PipelineConfig:
     rl2_replay: float = 0.25
     """Share of round 2's groups that start from the last positions of games the student
     lost, against the perfect opponent (``RLConfig.replay_share``; 0: off). Its worst
-    mistake sat on a line a batch meets about once (README, "What was tried")."""
+    mistake sat on a line a batch meets about once (docs/tictactoe-study.md, "What was tried")."""
     games_per_batch: int = 256
     """Games per CISPO step."""
     group_size: int = 8
