@@ -54,6 +54,9 @@ def main() -> None:
         )
         history = train_rl(config, progress=False)
         assert [h["step"] for h in history] == [1, 2]
+        assert not dist.is_initialized()  # train_rl joined the group, so it left it
+        return
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -232,8 +232,9 @@ def _episode_means(episodes: list[Episode]) -> dict[str, float]:
     }
 
 
-def _distributed(device: str) -> tuple[int, int]:
-    """(rank, world size); joins the process group when started by ``torchrun``.
+def _distributed(device: str) -> tuple[int, int, bool]:
+    """(rank, world size, joined); joins the process group when started by ``torchrun``
+    (``joined``: this call created the group, so the run leaves it when done).
 
     The backend follows the device the model trains on: NCCL for CUDA, gloo otherwise (a
     CPU run on a machine that has GPUs must not pick NCCL, which cannot move CPU tensors).
@@ -243,11 +244,29 @@ def _distributed(device: str) -> tuple[int, int]:
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    joined = False
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        joined = True
     if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+        return dist.get_rank(), dist.get_world_size(), joined
+    return 0, 1, joined
+
+
+def _leave(run: _Run) -> None:
+    """Wait until rank 0 has written its last files, then leave a group the run joined.
+
+    Without the barrier a rank that finishes first tears down its half of the group while
+    rank 0 still checkpoints, and gloo can abort the process on the way out.
+    """
+    if run.world == 1:
+        return
+    import torch.distributed as dist
+
+    dist.barrier()
+    if run.joined:
+        run.trained = run.model
+        dist.destroy_process_group()
 
 
 def _device(config: RLConfig) -> str:
@@ -320,12 +339,14 @@ class _Run:
     curriculum: Curriculum
     replay: list[dict[str, Any]]
     start_step: int
+    joined: bool = False
+    """This run joined the torchrun process group (and leaves it when done)."""
 
 
 def _start(config: RLConfig, resume: bool) -> _Run:
     """Join torchrun if started by it; load the model (or the checkpoint) and optimizer."""
     device = _device(config)
-    rank, world = _distributed(device)
+    rank, world, joined = _distributed(device)
     if config.games_per_batch // config.group_size < world:
         raise ValueError(
             f"{config.games_per_batch // config.group_size} groups per batch cannot be shared "
@@ -354,6 +375,7 @@ def _start(config: RLConfig, resume: bool) -> _Run:
         curriculum,
         list(state.get("replay", [])) if state is not None else [],
         int(state["step"]) if state is not None else 0,
+        joined,
     )
 
 
@@ -468,6 +490,7 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
         ) from None
     if run.rank == 0:
         _plot(metrics_path, Path(config.out_dir) / "training.png")
+    _leave(run)
     return history
 
 
