@@ -5,7 +5,8 @@ text env: observations of full episodes lie in the observation space, seeded epi
 byte-identical (also in fresh processes with different ``PYTHONHASHSEED``), ``reset``
 clears every piece of state of the env and its wrappers, the seed and the env's
 ``hidden_strings()`` never leak into observations, ``terminated``/``truncated`` behave,
-and the env survives ``copy.deepcopy`` and pickling mid-episode.
+the env survives ``copy.deepcopy`` and pickling mid-episode, and hostile actions
+(:mod:`textgym.utils.hostile`) are answered, never raised.
 
 Episodes are driven by a deterministic scripted player that mostly picks from
 ``info["legal_actions"]`` (when the env provides it) and otherwise sends awkward text:
@@ -197,6 +198,7 @@ def check_text_env(
     cross_process: bool = True,
     run_gymnasium_check: bool = True,
     max_steps: int = 200,
+    hostile: bool = True,
 ) -> None:
     """Check that a text environment keeps every textgym contract.
 
@@ -208,6 +210,10 @@ def check_text_env(
             different ``PYTHONHASHSEED`` values and compare transcripts.
         run_gymnasium_check: run :func:`gymnasium.utils.env_checker.check_env` first.
         max_steps: longest episode allowed.
+        hostile: step every action of :func:`~textgym.utils.hostile.hostile_actions`
+            (pathological tool calls, megabytes of junk, unclosed tags, lone surrogates) at
+            the start of an episode and after a first move: each must be answered with an
+            observation in the space, never an exception.
 
     Raises:
         TextEnvCheckError: naming the first broken contract.
@@ -233,6 +239,8 @@ def check_text_env(
     _check_no_leaks(env, max_steps)
     _check_copies(env, seeds, max_steps)
     _check_hooks(env, seeds, max_steps)
+    if hostile:
+        _check_hostile(env, seeds)
     if cross_process:
         _check_cross_process(make, seeds)
     fresh.close()
@@ -393,6 +401,48 @@ def _check_hooks(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
                 _fail(f"seed {seed}: episode metric {name!r} is not a finite number: {value!r}")
             if name in rates and value not in (0, 1):
                 _fail(f"seed {seed}: rate metric {name!r} must be 0 or 1, got {value!r}")
+
+
+def _check_hostile(env: gym.Env, seeds: tuple[int, ...]) -> None:
+    """Every hostile action is answered (observation in the space, finite reward, bool
+    flags), at the start of an episode and after a first move, and the env plays on."""
+    from textgym.utils.hostile import hostile_actions
+
+    schemas = getattr(env.unwrapped, "schemas", None) or []
+    names = tuple(s["name"] for s in schemas if isinstance(s, dict) and "name" in s)
+    tag = _answer_tag(env) or getattr(env.unwrapped, "answer_tag", None)
+    actions = hostile_actions(tag, names or ("calculate", "query"))
+    for i, action in enumerate(actions):
+        seed = seeds[i % len(seeds)]
+        for first_moves in (0, 1):
+            rng = np.random.default_rng(seed)
+            _, info = env.reset(seed=seed)
+            done = False
+            for _ in range(first_moves):
+                _, _, terminated, truncated, info = env.step(_driver_action(rng, info, 1.0, tag))
+                done = terminated or truncated
+            if done:
+                continue
+            try:
+                obs, reward, terminated, truncated, info = env.step(action)
+            except Exception as exc:
+                _fail(f"the hostile action {action[:80]!r}... raised {exc!r:.300}")
+            if not isinstance(obs, str) or obs not in env.observation_space:
+                _fail(
+                    f"the hostile action {action[:80]!r}... gave an observation outside "
+                    f"the observation space: {obs!r:.200}"
+                )
+            if (
+                not math.isfinite(float(reward))
+                or not isinstance(terminated, (bool, np.bool_))
+                or not isinstance(truncated, (bool, np.bool_))
+            ):
+                _fail(
+                    f"the hostile action {action[:80]!r}... gave reward {reward!r}, "
+                    f"terminated {terminated!r}, truncated {truncated!r}"
+                )
+            if not (terminated or truncated):
+                env.step(_driver_action(rng, info, 1.0, tag))  # and the episode goes on
 
 
 def _check_cross_process(make: Callable[[], gym.Env], seeds: tuple[int, ...]) -> None:

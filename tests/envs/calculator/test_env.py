@@ -167,3 +167,45 @@ def test_pathological_tool_calls_are_answered_not_raised(env_id: str, payload: s
     assert obs.startswith("Error: ") and info["tool_error"] and not terminated
     assert obs in env.observation_space
     env.close()
+
+
+class Spinner(ToolEnv):
+    """A tool that never returns on its own (pure Python), and one with a huge result."""
+
+    def tools(self):
+        return [self.spin, self.flood]
+
+    def spin(self, n: int) -> str:
+        """Count forever."""
+        while True:
+            n += 1
+
+    def flood(self, n: int) -> str:
+        """n characters of x."""
+        return "x" * n
+
+    def make_task(self, rng: np.random.Generator) -> Task:
+        return Task(prompt="Do something.", answer="42")
+
+    def score(self, answer: str, task: Task) -> float:
+        return float(answer == task.answer)
+
+
+def test_a_runaway_python_tool_is_stopped_not_abandoned() -> None:
+    env = Spinner(tool_timeout=0.2, max_turns=5)
+    env.reset(seed=0)
+    obs, *_ = env.step(call("spin", n=0))
+    assert "timed out after 0.2 s" in obs
+    for thread in threading.enumerate():  # ToolTimeout ended its loop: no thread spins on
+        if thread.name == "tool:spin":
+            thread.join(10)
+            assert not thread.is_alive()
+    assert env.step(call("flood", n=3))[0] == "Result of flood: xxx"
+
+
+def test_long_results_are_cut_with_a_note() -> None:
+    env = Spinner(max_result_length=100)
+    env.reset(seed=0)
+    obs, *_ = env.step(call("flood", n=5000))
+    assert obs.endswith("...[cut: 4900 more characters]")
+    assert obs.count("x") == 100

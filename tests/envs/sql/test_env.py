@@ -126,3 +126,28 @@ def test_a_query_that_builds_a_huge_value_fails_at_once_and_frees_the_connection
     assert "too big" in query(huge)  # SQLite's length limit, not 800 MB of memory
     assert query("SELECT COUNT(*) FROM employees").startswith("Result of query: COUNT(*)\n")
     env.close()
+
+
+def test_a_query_past_the_tool_timeout_is_interrupted_and_frees_the_connection() -> None:
+    # the query's own time limit (30 s) is longer than the tool timeout (0.3 s): only
+    # interrupting the connection on timeout lets the next query run at all
+    env = gym.make("TextSQL-v0", tool_timeout=0.3, query_seconds=30)
+    env.reset(seed=0)
+    endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT max(i) FROM r"
+    assert "timed out after 0.3 s" in query(env, endless)
+    assert query(env, "SELECT 7") == "Result of query: 7\n7"
+    env.close()
+
+
+def test_results_are_capped_in_rows_and_characters_with_a_note() -> None:
+    env = gym.make("TextSQL-v0")
+    env.reset(seed=0)
+    rows = query(
+        env,
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r LIMIT 80) SELECT i FROM r",
+    )
+    assert rows.splitlines()[-1] == "...[cut: more than 50 rows]"
+    assert len(rows.splitlines()) == 1 + 50 + 1  # "Result of query: i", the rows, the note
+    wide = query(env, "SELECT printf('%.*c', 5000, 'x') AS a, printf('%.*c', 5000, 'y') AS b")
+    assert "...[cut: 4800 more characters]" in wide
+    assert len(wide) < 600

@@ -25,17 +25,19 @@ and ends the episode with ``<answer>...</answer>``. Subclass :class:`ToolEnv`::
 Every problem with a call is answered as the next observation, never raised: malformed
 JSON, an unknown tool, missing, unexpected or wrongly typed arguments, a tool that raises
 (its error text is shown), a tool that runs past ``tool_timeout`` seconds (the call is
-abandoned: Python cannot kill a thread, so the function should not hold resources).
+stopped: see :meth:`ToolEnv.run_tool`), a call longer than ``max_call_length``. Results
+longer than ``max_result_length`` are cut with a note saying how much was cut.
 **Stateful tools**: parameters listed in ``hidden_args`` (e.g. a database connection) are
 left out of the schema and filled from :meth:`ToolEnv.tool_state` at call time.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import ctypes
 import inspect
 import json
-import re
+import math
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -45,7 +47,7 @@ import numpy as np
 
 from textgym.envs.base.multi_turn import MultiTurnEnv, Reply
 from textgym.envs.base.single_turn import Task
-from textgym.parsing import parse_answer, strip_think
+from textgym.parsing import parse_answer, strip_think, tag_contents
 
 _JSON_TYPES: dict[Any, str] = {
     str: "string",
@@ -55,7 +57,6 @@ _JSON_TYPES: dict[Any, str] = {
     list: "array",
     dict: "object",
 }
-_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
 def _json_type(hint: Any) -> str:
@@ -90,6 +91,43 @@ def tool_schema(fn: Callable[..., Any], hidden_args: tuple[str, ...] = ()) -> di
     }
 
 
+class ToolTimeout(Exception):
+    """Raised inside a tool's thread when the call runs past ``tool_timeout``."""
+
+
+_STOP_GRACE = 1.0  # seconds a timed-out tool is given to unwind after it is stopped
+
+
+def _raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
+    """Raise ``exc_type`` in ``thread`` at its next Python bytecode (CPython's async
+    exceptions; a thread inside one long C call sees it when the call returns)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type)
+        )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names each key once (``json.loads`` would keep the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]}... is out of range")
+    return value
+
+
 def _type_ok(value: Any, json_type: str) -> bool:
     if json_type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -114,6 +152,9 @@ class ToolEnv(MultiTurnEnv):
 
     hidden_args: tuple[str, ...] = ()
     """Tool parameters filled by the env (from :meth:`tool_state`), hidden from the model."""
+
+    max_call_length: int = 20_000
+    """A ``<tool_call>`` body longer than this many characters is refused unread."""
 
     def __init__(
         self,
@@ -170,19 +211,40 @@ class ToolEnv(MultiTurnEnv):
         return None
 
     def run_tool(self, name: str, args: dict[str, Any]) -> Reply:
-        """Run a checked call within ``tool_timeout``; the result or the error is the reply."""
+        """Run a checked call within ``tool_timeout``; the result or the error is the reply.
+
+        A call that runs past the timeout is stopped: :meth:`interrupt_tool` is called (a
+        stateful env stops its own work there, such as an SQL query) and the tool's thread
+        gets :class:`ToolTimeout` raised inside it, which ends Python code at its next
+        bytecode. Only a single long call into C outlives that; tools bound their inputs.
+        """
         state = self.tool_state()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self._tools[name], **args, **state)
-        try:
-            result = future.result(timeout=self.tool_timeout)
-        except concurrent.futures.TimeoutError:
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = self._tools[name](**args, **state)
+            except ToolTimeout:
+                pass
+            except BaseException as exc:  # the tool's own failure is the model's feedback
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"tool:{name}", daemon=True)
+        thread.start()
+        thread.join(self.tool_timeout)
+        if thread.is_alive():
+            self.interrupt_tool()
+            _raise_in_thread(thread, ToolTimeout)
+            thread.join(_STOP_GRACE)
             return self._error(f"{name} timed out after {self.tool_timeout:g} s")
-        except Exception as exc:  # the tool's own failure is the model's feedback
-            return self._error(f"{name} failed: {type(exc).__name__}: {exc}")
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        return self._result(name, str(result))
+        if "error" in outcome:
+            exc = outcome["error"]
+            return self._error(f"{name} failed: {type(exc).__name__}: {str(exc)[:500]}")
+        return self._result(name, str(outcome.get("result")))
+
+    def interrupt_tool(self) -> None:
+        """Stop the work of a tool call that ran past ``tool_timeout`` (override in envs
+        whose tools run outside Python bytecode, e.g. ``sqlite3.Connection.interrupt``)."""
 
     def task_prompt(self) -> str:
         """What the task is about, without the tool instructions (override)."""
@@ -236,7 +298,7 @@ class ToolEnv(MultiTurnEnv):
         assert answer is not None and self._task is not None  # answer_tag is None
         _, body = strip_think(answer)
         final = parse_answer(answer, tag="answer", think_tag="think")
-        calls = _CALL.findall(body)
+        calls = tag_contents(body, "tool_call")
         if final.ok and not calls:
             reward = float(self.score(final.answer.strip(), self._task))
             if not 0.0 <= reward <= 1.0:
@@ -256,20 +318,37 @@ class ToolEnv(MultiTurnEnv):
         return Reply(f"Error: {message.rstrip('.')}.", info={"tool_error": message})
 
     def _call(self, payload: str) -> Reply:
+        if len(payload) > self.max_call_length:
+            return self._error(
+                f"the tool call is too long ({len(payload)} characters; "
+                f"at most {self.max_call_length})"
+            )
         try:
-            call = json.loads(payload)
+            call = json.loads(
+                payload,
+                object_pairs_hook=_unique_keys,
+                parse_constant=_refuse_constant,
+                parse_float=_finite_float,
+            )
         except json.JSONDecodeError as exc:
             return self._error(f"the tool call is not valid JSON ({exc.msg})")
         except RecursionError:
             return self._error("the tool call is nested too deeply to read")
-        except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        except ValueError as exc:  # our hooks, or an integer beyond Python's digit limit
             return self._error(f"the tool call cannot be read ({str(exc)[:80]})")
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             return self._error('a tool call is {"name": ..., "arguments": {...}}')
+        try:
+            payload.encode("utf-8")
+            json.dumps(call, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return self._error("the tool call holds an unpaired surrogate (not valid text)")
+        except (RecursionError, ValueError):
+            return self._error("the tool call is nested too deeply to read")
         name, args = call["name"], call.get("arguments", {})
         names = [schema["name"] for schema in self.schemas]
         if name not in names:
-            return self._error(f"unknown tool {name!r}; tools: {', '.join(names)}")
+            return self._error(f"unknown tool {name[:60]!r}; tools: {', '.join(names)}")
         if not isinstance(args, dict):
             return self._error("arguments must be a JSON object")
         problem = self.check_arguments(name, args)
@@ -278,7 +357,9 @@ class ToolEnv(MultiTurnEnv):
         return self.run_tool(name, args)
 
     def _result(self, name: str, text: str) -> Reply:
-        text = text[: self.max_result_length]
+        if len(text) > self.max_result_length:
+            cut = len(text) - self.max_result_length
+            text = f"{text[: self.max_result_length]}\n...[cut: {cut} more characters]"
         return Reply(f"Result of {name}: {text}", info={"tool_error": None, "tool": name})
 
     def hidden_strings(self) -> list[str]:

@@ -51,6 +51,19 @@ def _authorizer(action: int, *args: Any) -> int:
 MAX_VALUE_BYTES = 1_000_000
 
 
+#: Rows a query result shows; a longer result ends with a note that it was cut.
+MAX_ROWS = 50
+#: Characters a result cell shows; a longer value is cut with a note.
+MAX_CELL = 200
+
+
+def _cell(value: Any) -> str:
+    text = str(value)
+    if len(text) > MAX_CELL:
+        return f"{text[:MAX_CELL]}...[cut: {len(text) - MAX_CELL} more characters]"
+    return text
+
+
 def _lock(conn: sqlite3.Connection, deadline: list[float]) -> None:
     """Make ``conn`` read-only with bounded values; statements running past
     ``deadline[0]`` are interrupted."""
@@ -157,14 +170,19 @@ class TextSQLEnv(ToolEnv):
         self._deadline[0] = time.monotonic() + self.query_seconds
         try:
             cursor = db.execute(sql)
+            header = [c[0] for c in cursor.description or []]
+            rows = cursor.fetchmany(MAX_ROWS + 1)
         except sqlite3.Error as exc:
             raise ValueError(str(exc)) from None
-        header = [c[0] for c in cursor.description or []]
-        rows = cursor.fetchmany(51)
-        lines = [" | ".join(header)] + [" | ".join(map(str, r)) for r in rows[:50]]
-        if len(rows) > 50:
-            lines.append("... (more rows)")
+        lines = [" | ".join(header)] + [" | ".join(map(_cell, r)) for r in rows[:MAX_ROWS]]
+        if len(rows) > MAX_ROWS:
+            lines.append(f"...[cut: more than {MAX_ROWS} rows]")
         return "\n".join(lines)
+
+    def interrupt_tool(self) -> None:
+        """Interrupt the running query, so that the connection is free at once."""
+        if self._db is not None:
+            self._db.interrupt()
 
     def task_prompt(self) -> str:
         """The task."""
