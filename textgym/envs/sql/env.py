@@ -7,7 +7,10 @@ connection is per-episode state injected into the tool as a hidden argument (see
 authorizer (only reads and functions are allowed, so ``INSERT``, ``UPDATE``, ``DROP``,
 ``CREATE``, ``ATTACH`` and every ``PRAGMA`` fail with "not authorized") and the
 connection is also ``query_only``; long queries are interrupted, and no string or blob a
-query builds may exceed :data:`MAX_VALUE_BYTES` (SQLite's length limit).
+query builds may exceed :data:`MAX_VALUE_BYTES` (SQLite's length limit). SQLite's other
+per-connection limits bound statement length, expression depth and compound selects, and
+the page cache is :data:`CACHE_KIB`; results are cut to :data:`MAX_ROWS` rows of
+:data:`MAX_CELL` characters a cell, with a note.
 """
 
 from __future__ import annotations
@@ -51,6 +54,20 @@ def _authorizer(action: int, *args: Any) -> int:
 MAX_VALUE_BYTES = 1_000_000
 
 
+#: KiB of page cache a connection may hold; sorts and temporary b-trees beyond it spill to
+#: temporary files (SQLite's memory bound per connection; the heap limit is process-wide).
+CACHE_KIB = 16_384
+_LIMITS = {
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,
+    sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 100,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 50,
+    sqlite3.SQLITE_LIMIT_COLUMN: 200,
+    sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 20,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1_000,
+    sqlite3.SQLITE_LIMIT_ATTACHED: 0,
+    sqlite3.SQLITE_LIMIT_WORKER_THREADS: 0,
+}
+
 #: Rows a query result shows; a longer result ends with a note that it was cut.
 MAX_ROWS = 50
 #: Characters a result cell shows; a longer value is cut with a note.
@@ -68,6 +85,9 @@ def _lock(conn: sqlite3.Connection, deadline: list[float]) -> None:
     """Make ``conn`` read-only with bounded values; statements running past
     ``deadline[0]`` are interrupted."""
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    for limit, value in _LIMITS.items():
+        conn.setlimit(limit, value)
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     conn.execute("PRAGMA query_only = ON")
     conn.set_authorizer(_authorizer)
 
