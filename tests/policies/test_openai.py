@@ -56,13 +56,13 @@ class FaultServer:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server.requests += 1
-                status, body, delay = script(server.requests)
+                status, body, delay, *declared = script(server.requests)
                 if delay:
                     time.sleep(delay)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(declared[0] if declared else len(body)))
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
@@ -151,6 +151,73 @@ def test_server_dying_mid_evaluation_keeps_finished_episodes(tmp_path) -> None:
     kept = read_records(out)
     assert 0 < len(kept) < 50
     assert len({r["index"] for r in kept}) == len(kept)
+
+
+def completion_body(**fields) -> bytes:
+    base = {"id": "c1", "object": "chat.completion", "created": 0, "model": "m"}
+    return json.dumps(base | fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("answer", "needle"),
+    [
+        ((200, b'{"id": "c1", "choices": [{"mess', 0), "not a chat completion"),
+        # the body ends early and the connection drops
+        ((200, reply()[:40], 0, len(reply())), r"APIConnectionError \(.*complete message body"),
+        ((200, b"", 0), "not a chat completion"),
+        ((200, b"<html>502 Bad Gateway</html>", 0), "not a chat completion"),
+        ((200, completion_body(choices=[]), 0), "no choices"),
+        ((200, completion_body(), 0), "no choices"),
+        ((200, b"[1, 2]", 0), "no choices"),
+        ((200, completion_body(choices=[{"index": 0, "message": None}]), 0), "no message"),
+    ],
+    ids=["malformed", "cut-off", "empty", "html", "no-choices", "missing", "list", "null"],
+)
+def test_a_broken_body_is_retried_then_one_clear_error(answer, needle) -> None:
+    server = FaultServer(lambda n: answer)
+    try:
+        with pytest.raises(PolicyError, match=f"failed after 2 attempts: .*{needle}"):
+            policy(server.url, max_retries=1).complete(CONV)
+        assert server.requests == 2
+    finally:
+        server.close()
+
+
+def test_a_broken_body_then_a_good_one_is_answered() -> None:
+    server = FaultServer(lambda n: (200, b"{", 0) if n == 1 else (200, reply(), 0))
+    try:
+        assert policy(server.url, max_retries=1).complete(CONV)[0].text == "<move>5</move>"
+    finally:
+        server.close()
+
+
+def test_an_answer_far_longer_than_asked_is_cut() -> None:
+    server = FaultServer(lambda n: (200, reply("x" * 100_000), 0))
+    try:
+        done = policy(server.url, max_tokens=8).complete(CONV)[0]
+        assert done.text == "x" * 8 * 32 and done.finish_reason == "length"
+        assert done.completion_ids == [] and done.logprobs is None
+    finally:
+        server.close()
+
+
+def test_broken_bodies_mid_evaluation_keep_finished_episodes(tmp_path) -> None:
+    server = FaultServer(lambda n: (200, reply(), 0) if n <= 30 else (200, b"[]", 0))
+    out = tmp_path / "r.jsonl"
+    try:
+        with pytest.raises(PolicyError, match="no choices"):
+            evaluate(
+                "openai:m",
+                "random",
+                episodes=50,
+                out=out,
+                num_envs=4,
+                policy_obj=policy(server.url, max_retries=1),
+            )
+    finally:
+        server.close()
+    kept = read_records(out)
+    assert 0 < len(kept) < 50
 
 
 def test_token_ids_from_a_vllm_style_server() -> None:

@@ -2,7 +2,9 @@
 
 Requests go through the ``openai`` async client with bounded concurrency, a per-request
 timeout, and retries with exponential backoff on 429, 5xx, timeouts and dropped
-connections. Other failures (bad API key, unknown model, bad request) are not retried:
+connections, and on a 200 whose body is not a chat completion (malformed or cut-off
+JSON, no choices). An answer far longer than ``max_tokens`` is cut (see
+:func:`_to_completion`). Other failures (bad API key, unknown model, bad request) are not retried:
 they raise :class:`PolicyError` with one clear line. Log-probs are requested with
 ``logprobs=True`` and returned when the server provides them (vLLM does; ``transformers
 serve`` does not). The API key comes from ``api_key`` or ``$OPENAI_API_KEY``.
@@ -148,9 +150,14 @@ class OpenAIPolicy:
                     kwargs["seed"] = self.seed
                 if self.token_ids:
                     kwargs["extra_body"] = {"return_token_ids": True}
-                response = await client.chat.completions.create(**kwargs)
-                return _to_completion(response)
-            except retryable as exc:
+                try:
+                    response = await client.chat.completions.create(**kwargs)
+                except (ValueError, openai.APIResponseValidationError) as exc:
+                    raise _Malformed(
+                        f"a body that is not a chat completion ({_short(exc)})"
+                    ) from None
+                return _to_completion(response, self.max_tokens)
+            except (*retryable, _Malformed) as exc:
                 if attempt == self.max_retries:
                     raise PolicyError(
                         f"{where} failed after {attempt + 1} attempts: {_describe(exc)}"
@@ -166,29 +173,74 @@ class OpenAIPolicy:
         raise AssertionError("unreachable")
 
 
+class _Malformed(Exception):
+    """The server answered 200 with something that is not a usable chat completion."""
+
+
+#: A server that ignores ``max_tokens`` is cut at this many characters per asked token
+#: (no tokenizer needed; real tokens are rarely longer than 20 characters).
+MAX_CHARS_PER_TOKEN = 32
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, _Malformed):
+        return f"it answered {exc}"
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
-    return f"{name} (HTTP {status})" if status else name
+    if status:
+        return f"{name} (HTTP {status})"
+    cause = exc.__cause__ or exc.__context__
+    return f"{name} ({_short(cause)})" if cause is not None else name
 
 
-def _to_completion(response: Any) -> Completion:
-    choice = response.choices[0]
-    text = choice.message.content or ""
+def _to_completion(response: Any, max_tokens: int) -> Completion:
+    """The completion in ``response``; raises :class:`_Malformed` when it holds none.
+
+    An answer longer than asked (a server that ignores ``max_tokens``: more than
+    ``max_tokens`` ids or log-probs, or more than ``max_tokens * MAX_CHARS_PER_TOKEN``
+    characters) is cut to that many characters, without ids and log-probs, and counts as
+    stopped by the length limit.
+    """
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise _Malformed("a response with no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise _Malformed("a choice with no message")
+    text = getattr(message, "content", None) or ""
+    if not isinstance(text, str):
+        raise _Malformed("a message whose content is not text")
     logprobs = None
     content = getattr(getattr(choice, "logprobs", None), "content", None)
     if content:
-        logprobs = [float(t.logprob) for t in content]
-    finish = "length" if choice.finish_reason == "length" else "stop"
+        try:
+            logprobs = [float(t.logprob) for t in content]
+        except (AttributeError, TypeError, ValueError):
+            raise _Malformed("log-probs that are not numbers") from None
+    finish = "length" if getattr(choice, "finish_reason", None) == "length" else "stop"
     # vLLM's return_token_ids extension (absent elsewhere, hence getattr)
     prompt_ids = getattr(response, "prompt_token_ids", None) or []
     completion_ids = getattr(choice, "token_ids", None) or []
+    try:
+        prompt_ids = [int(i) for i in prompt_ids]
+        completion_ids = [int(i) for i in completion_ids]
+    except (TypeError, ValueError):
+        raise _Malformed("token ids that are not integers") from None
     if logprobs is not None and completion_ids and len(logprobs) != len(completion_ids):
         completion_ids = []  # ids and log-probs that disagree are worse than none
+    longest = max_tokens * MAX_CHARS_PER_TOKEN
+    if len(text) > longest or len(completion_ids) > max_tokens or len(logprobs or ()) > max_tokens:
+        # the cut text no longer matches the ids and log-probs: keep the text only
+        text, finish, completion_ids, logprobs = text[:longest], "length", [], None
     return Completion(
         text=text,
-        prompt_ids=[int(i) for i in prompt_ids],
-        completion_ids=[int(i) for i in completion_ids],
+        prompt_ids=prompt_ids,
+        completion_ids=completion_ids,
         logprobs=logprobs,
         finish_reason=finish,
     )
