@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -249,7 +250,7 @@ def _auto_budget(view: View, tokenizer: Any) -> View:
 def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.policies.by_name import make_policy
     from textgym.policies.hf import load_model
-    from textgym.trainers.saving import save_model
+    from textgym.trainers.saving import check_writable, save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
 
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
@@ -257,6 +258,9 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         raise ValueError(f"--games must be >= 1, got {args.games}")
     if not Path(args.model).is_dir():
         raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    out = Path(args.out)
+    state_dir = out.with_name(out.name + ".partial")  # epochs done so far, for a rerun
+    check_writable(out.parent, "--out")
     curriculum = _curriculum(args.curriculum)
     model, tok = load_model(args.model)
     view = _view(args, args.model, tok)
@@ -278,8 +282,11 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         f"({len(turns)} turns)",
         file=sys.stderr,
     )
-    losses = sft_train(model, tok, turns, config)
-    save_model(args.out, model, tok, view)
+    if (state_dir / "sft_state.pt").exists():
+        print(f"continuing from the epochs saved in {state_dir}", file=sys.stderr)
+    losses = sft_train(model, tok, turns, config, state_dir=state_dir)
+    save_model(out, model, tok, view)
+    shutil.rmtree(state_dir, ignore_errors=True)
     print(f"final loss {losses[-1]:.4f}; model saved to {args.out} (view: {view.to_json()})")
     return 0
 
@@ -289,6 +296,9 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_dir():
         raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    from textgym.trainers.saving import check_writable
+
+    check_writable(args.out, "--out")
     tokenizer = None
     if args.max_new_tokens is None and load_view(args.model) is None:  # measure a budget
         from transformers import AutoTokenizer
@@ -557,6 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``textgym`` console script."""
     args = build_parser().parse_args(argv)
     from textgym.policies.openai_policy import PolicyError
+    from textgym.utils.files import SaveError
 
     try:
         return int(args.func(args))
@@ -570,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
-    except (ValueError, PolicyError, FloatingPointError) as exc:
+    except (ValueError, PolicyError, FloatingPointError, SaveError) as exc:
         print(f"textgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

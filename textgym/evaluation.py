@@ -262,6 +262,11 @@ def evaluate(
 
     seeds = episode_seeds(seed, episodes)
     todo = [i for i in range(episodes) if i not in done]
+    if out is not None:
+        from textgym.utils.files import check_writable, repair_jsonl
+
+        check_writable(Path(out).parent, "--out")
+        repair_jsonl(out)
     fh = open(out, "a") if out is not None else None  # noqa: SIM115
 
     def save(episode: Episode) -> None:

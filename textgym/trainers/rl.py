@@ -44,7 +44,7 @@ from textgym.trainers.groups import (
     share_of_groups_with_variance,
 )
 from textgym.trainers.replay import lost_positions
-from textgym.trainers.saving import save_model
+from textgym.trainers.saving import check_writable, recover, save_model, write_text_atomically
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens
 from textgym.view import View
@@ -353,8 +353,8 @@ def _start(config: RLConfig, resume: bool) -> _Run:
             f"by {world} processes"
         )
     curriculum = resolve_curriculum(config.env_id, config.curriculum, config.replay_options)
-    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-    ckpt = _checkpoint_dir(config)
+    check_writable(config.out_dir, "RL output")
+    ckpt = recover(_checkpoint_dir(config))
     state = None
     if resume and (ckpt / "trainer_state.pt").exists():
         state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
@@ -543,4 +543,4 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError):
             continue
-    path.write_text("".join(line + "\n" for line in keep))
+    write_text_atomically(path, "".join(line + "\n" for line in keep))

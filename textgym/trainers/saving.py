@@ -1,35 +1,31 @@
-"""One way to write a model folder: atomically, with the view it was trained on.
-
-A folder is written under a temporary name and renamed into place, so a run killed while
-saving leaves either the previous folder or the new one, never half of one.
-"""
+"""Saving a model folder atomically, with the view it was trained on (the file-safety
+helpers live in :mod:`textgym.utils.files` and are re-exported here)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textgym.utils.files import (
+    SaveError,
+    check_writable,
+    recover,
+    repair_jsonl,
+    save_atomically,
+    write_text_atomically,
+)
 from textgym.view import View, save_view
 
-
-def save_atomically(final: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a fresh temporary folder, then put it in place of ``final``."""
-    final = Path(final)
-    tmp = final.with_name(final.name + ".tmp")
-    old = final.with_name(final.name + ".old")
-    for leftover in (tmp, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
-    return final
+__all__ = [
+    "SaveError",
+    "check_writable",
+    "recover",
+    "repair_jsonl",
+    "save_atomically",
+    "save_model",
+    "write_text_atomically",
+]
 
 
 def save_model(

@@ -6,13 +6,20 @@ uniformly over the env's curriculum; episodes whose total reward is below a thre
 dropped (the teacher's failures are not worth copying). Its answers are text, so they
 are tokenized here, once: the prompt is the chat template of exactly the conversation the
 teacher saw, the target is the answer followed by EOS.
+
+**Resume.** With ``state_dir``, :func:`sft_train` saves the model, the optimizer and the
+shuffling generator after every epoch (atomically); started again on the same turns and
+settings it continues after the last saved epoch and ends exactly where an uninterrupted
+run ends. A run killed mid-epoch loses that epoch's steps, no more.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -156,18 +163,51 @@ class SFTConfig:
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
+def _fingerprint(turns: Sequence[TurnTokens], config: SFTConfig) -> str:
+    """What a saved SFT state must match to be continued: the turns and the settings."""
+    h = hashlib.sha256(repr(sorted(asdict(config).items())).encode())
+    for turn in turns:
+        h.update(repr((list(turn.input_ids), list(turn.loss_mask))).encode())
+    return h.hexdigest()
+
+
+_STATE = "sft_state.pt"
+
+
+def _load_state(state_dir: Path | None, fingerprint: str) -> dict[str, Any] | None:
+    from textgym.utils.files import recover
+
+    if state_dir is None:
+        return None
+    recover(state_dir)
+    if not (state_dir / _STATE).exists():
+        return None
+    state = torch.load(state_dir / _STATE, weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"{state_dir} holds an SFT run on other turns or settings; delete it to start "
+            "over, or run with the settings it was started with"
+        )
+    return state
+
+
 def sft_train(
     model: torch.nn.Module,
     tokenizer: Any,
     turns: Sequence[TurnTokens],
     config: SFTConfig | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    state_dir: str | Path | None = None,
 ) -> list[float]:
     """Train ``model`` to maximise the log-likelihood of the answer tokens; return losses.
 
     The loss of a step is the mean negative log-likelihood over the answer tokens of its
-    batch (prompt and padding excluded).
+    batch (prompt and padding excluded). With ``state_dir``, the run is saved there after
+    every epoch and continued from there when started again (see the module docstring);
+    the returned losses then include those of the earlier epochs.
     """
+    from textgym.utils.files import save_atomically
+
     config = config or SFTConfig()
     if not turns:
         raise ValueError(
@@ -179,9 +219,18 @@ def sft_train(
     gen = torch.Generator().manual_seed(config.seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
+    first_epoch = 0
+    state_dir = Path(state_dir) if state_dir is not None else None
+    fingerprint = _fingerprint(turns, config) if state_dir is not None else ""
+    state = _load_state(state_dir, fingerprint)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        losses, first_epoch = list(state["losses"]), int(state["epoch"])
     total = config.epochs * -(-len(turns) // config.batch_size)
     model.train()
-    for _ in range(config.epochs):
+    for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(turns), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
             if config.schedule == "cosine":
@@ -201,5 +250,15 @@ def sft_train(
             losses.append(float(loss.detach()))
             if on_step is not None:
                 on_step(len(losses), losses[-1])
+        if state_dir is not None and epoch + 1 < config.epochs:
+            saved = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch + 1,
+                "losses": losses,
+                "fingerprint": fingerprint,
+            }
+            save_atomically(state_dir, lambda tmp, saved=saved: torch.save(saved, tmp / _STATE))
     model.eval()
     return losses

@@ -24,11 +24,18 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
+
+from textgym.utils.files import (
+    check_writable,
+    repair_jsonl,
+    write_text_atomically,
+)
 
 #: The system message of the tiny model: none. It starts from random weights and cannot
 #: read the env's English rules; without a system message a turn is about 50 tokens
@@ -286,8 +293,7 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
                 "choose another --out or delete that folder"
             )
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(current, indent=2) + "\n")
+        write_text_atomically(saved, json.dumps(current, indent=2) + "\n")
 
 
 def mixed_teacher_games(
@@ -326,7 +332,7 @@ def _spend(report: PipelineReport, stage: str, started: float) -> None:
     """Add the time since ``started`` to ``stage`` and save the timings of the folder."""
     timings = report.timings
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
-    (report.out_dir / "timings.json").write_text(json.dumps(timings))
+    write_text_atomically(report.out_dir / "timings.json", json.dumps(timings))
 
 
 class _Run:
@@ -339,6 +345,7 @@ class _Run:
         self.progress = progress
         self.started = time.perf_counter()
         self.out = Path(config.out_dir)
+        check_writable(self.out, "pipeline output")
         _check_config_matches(config, self.out)
         self.report = PipelineReport(self.out)
         timings = self.out / "timings.json"
@@ -404,6 +411,7 @@ class _Run:
                 lines_mistakes=len(lines.mistakes),
                 lines_loss=100.0 * lines.loss,
             )
+            repair_jsonl(path)
             with path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
         self.report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
@@ -503,10 +511,12 @@ class _Run:
                 lr=config.sft_lr,
                 seed=config.seed,
             )
-            losses = sft_train(model, tok, turns, settings, on_step=on_step)
+            partial = self.out / "sft.partial"  # epochs done so far, for a rerun
+            losses = sft_train(model, tok, turns, settings, on_step=on_step, state_dir=partial)
             view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
+            write_text_atomically(self.out / "sft_losses.json", json.dumps(losses))
             save_model(sft, model, tok, view)
-            (self.out / "sft_losses.json").write_text(json.dumps(losses))
+            shutil.rmtree(partial, ignore_errors=True)
         self.spend("sft", started)
         self.evaluate_model("SFT", sft)
         return sft
@@ -619,9 +629,7 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         + json.dumps({k: round(v, 1) for k, v in report.timings.items()}),
     ]
     lines += ["", "## Config", "", "```json", json.dumps(asdict(config), indent=2), "```", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_text_atomically(out / "report.md", "\n".join(lines))
 
 
 __all__ = [

@@ -1,0 +1,125 @@
+"""Writing run files and folders so that a hard kill or a full disk loses nothing already done.
+
+A folder is written under a temporary name and renamed into place, so a run killed while
+saving leaves either the previous folder or the new one, never half of one; a kill
+between the two renames is repaired by :func:`recover` (which every save and every
+resume calls). :func:`check_writable` finds an output place that cannot be written before
+any work starts, and a disk that fills while saving is one clear :class:`SaveError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+
+class SaveError(OSError):
+    """A run folder could not be written (unwritable place, full disk); the message says
+    what was kept."""
+
+
+def _siblings(final: Path) -> tuple[Path, Path]:
+    return final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
+
+
+def recover(final: str | Path) -> Path:
+    """Repair what a kill during :func:`save_atomically` left: the previous folder moved
+    aside but the new one not yet in place (the previous one comes back); a half-written
+    temporary folder is removed."""
+    final = Path(final)
+    tmp, old = _siblings(final)
+    if not final.exists() and old.exists():
+        old.rename(final)
+    for leftover in (tmp, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    return final
+
+
+def check_writable(place: str | Path, what: str = "output") -> Path:
+    """Create the folder ``place`` if needed and prove it can be written (a probe file is
+    written, synced and removed); raise :class:`SaveError` naming it otherwise."""
+    place = Path(place)
+    probe = place / f".textgym-write-probe-{os.getpid()}"
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"textgym")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as exc:
+        raise SaveError(f"cannot write the {what} folder {place}: {_reason(exc)}") from None
+    return place
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    return exc.strerror or str(exc)
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Write a small text file so that a kill leaves the old content or the new, never a
+    torn file (a temporary file, synced, then renamed over ``path``)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SaveError(f"could not save {path}: {_reason(exc)}") from None
+    return path
+
+
+def repair_jsonl(path: str | Path) -> None:
+    """Cut a torn last line (a kill in the middle of an append) off a JSONL file, so that
+    the next append starts on a line of its own."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        data = f.seek(0) or f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk as other libraries report it (safetensors wraps the OS error in text)."""
+    text = str(exc)
+    return "No space left" in text or "StorageFull" in text
+
+
+def save_atomically(final: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a fresh temporary folder, then put it in place of ``final``.
+
+    Raises :class:`SaveError` when the folder cannot be written (a full disk, say); the
+    previous ``final`` is then untouched and the temporary folder removed.
+    """
+    final = recover(final)
+    tmp, old = _siblings(final)
+    try:
+        tmp.mkdir(parents=True)
+        write(tmp)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not isinstance(exc, OSError) and not _disk_full(exc):
+            raise
+        kept = f"; the previous {final.name} is intact" if final.exists() else ""
+        reason = _reason(exc) if isinstance(exc, OSError) else "the disk is full"
+        raise SaveError(f"could not save {final}: {reason}{kept}") from None
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+    return final
