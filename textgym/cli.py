@@ -317,6 +317,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         curriculum=_curriculum(args.curriculum),
         replay_share=args.replay_share,
         eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
         eval_games=args.eval_games,
         num_envs=args.num_envs,
         env_id=view.env_id,
@@ -540,6 +541,12 @@ def _add_train(sub: Any) -> None:
         help="share of groups that restart where the policy lost recently",
     )
     p_rl.add_argument("--eval-every", type=int, default=10)
+    p_rl.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        help="steps between checkpoints (a killed run continues from the last one)",
+    )
     p_rl.add_argument("--eval-games", type=int, default=100)
     p_rl.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_rl.add_argument("--seed", type=int, default=0)

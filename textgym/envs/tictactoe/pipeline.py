@@ -479,6 +479,7 @@ class _Run:
 
     def sft(self, base: Path) -> Path:
         """2. The teacher's games, and SFT on those it did not lose."""
+        from textgym.policies.by_name import make_policy
         from textgym.policies.hf import load_model
         from textgym.trainers.saving import save_model
         from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
@@ -488,8 +489,17 @@ class _Run:
         sft = self.out / "sft"
         if not (sft / "config.json").exists():
             _log(f"teacher plays {config.teacher_games} games")
+            # a fresh teacher: its games must not depend on how many evaluation games the
+            # shared one played in this process (none when a rerun found them done)
+            teacher = (
+                self.teacher
+                if config.teacher.startswith("openai:")
+                else make_policy(
+                    config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
+                )
+            )
             kept, games = mixed_teacher_games(
-                self.teacher,
+                teacher,
                 config.teacher_games,
                 config.seed,
                 config.env_id,
