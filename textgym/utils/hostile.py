@@ -92,6 +92,7 @@ def hostile_actions(
         "\x00\x1b[2J\x7f\r\n" * 1000,
         "\u202e" + opening + "1" + closing,
         "𝟙𝟚𝟛" + opening + "١" + closing,
+        opening + "²" + closing,  # a digit to str.isdigit, not to int()
         opening + "1e999999" + closing,
         opening + "NaN" + closing,
         " " * 1_000_000,
