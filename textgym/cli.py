@@ -1,5 +1,6 @@
 """``textgym`` command line: ``envs``, ``play``, ``eval``, ``train sft``, ``train rl``,
-``new-env``, and tic-tac-toe's ``audit`` and ``pipeline``. Thin: it calls the library.
+``new-env``, ``model convert``, and tic-tac-toe's ``audit`` and ``pipeline``. Thin: it
+calls the library.
 
 ``play``, ``eval`` and ``train`` take any registered env and share one option group for
 what the model sees (:mod:`textgym.view`): ``--env``, ``--system-prompt``, ``--history`` and
@@ -249,15 +250,14 @@ def _auto_budget(view: View, tokenizer: Any) -> View:
 
 def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.policies.by_name import make_policy
-    from textgym.policies.hf import load_model
+    from textgym.policies.hf import check_model_path, load_model
     from textgym.trainers.saving import check_writable, save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
 
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if args.games < 1:
         raise ValueError(f"--games must be >= 1, got {args.games}")
-    if not Path(args.model).is_dir():
-        raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    check_model_path(args.model, "--model")
     out = Path(args.out)
     state_dir = out.with_name(out.name + ".partial")  # epochs done so far, for a rerun
     check_writable(out.parent, "--out")
@@ -292,10 +292,10 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_rl(args: argparse.Namespace) -> int:
+    from textgym.policies.hf import check_model_path
     from textgym.trainers.rl import RLConfig, train_rl
 
-    if not Path(args.model).is_dir():
-        raise ValueError(f"--model {args.model!r} is not a folder with a saved model")
+    check_model_path(args.model, "--model")
     from textgym.trainers.saving import check_writable
 
     check_writable(args.out, "--out")
@@ -483,6 +483,26 @@ def _add_new_env(sub: Any) -> None:
     p_new.set_defaults(func=_cmd_new_env)
 
 
+def _add_model(sub: Any) -> None:
+    """The subcommands ``model convert``."""
+    p_model = sub.add_parser("model", help="model files: convert a GGUF file to a folder")
+    actions = p_model.add_subparsers(dest="action", required=True)
+    p_convert = actions.add_parser(
+        "convert", help="write a .gguf file as a plain Hugging Face model folder"
+    )
+    p_convert.add_argument("gguf", help="the .gguf file (pip install 'textgym[gguf]')")
+    p_convert.add_argument("out", help="the folder to write (model, tokenizer, chat template)")
+    p_convert.set_defaults(func=_cmd_model_convert)
+
+
+def _cmd_model_convert(args: argparse.Namespace) -> int:
+    from textgym.policies.hf import convert_gguf
+
+    out = convert_gguf(args.gguf, args.out)
+    print(f"{args.gguf} -> {out} (load it with --model {out} or hf:{out})")
+    return 0
+
+
 def _add_train(sub: Any) -> None:
     """The subcommands ``train sft`` and ``train rl``."""
     p_train = sub.add_parser("train", help="run one training stage alone, on any env")
@@ -566,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(sub)
     _add_pipeline(sub)
     _add_new_env(sub)
+    _add_model(sub)
     _add_train(sub)
     return parser
 

@@ -66,7 +66,7 @@ def test_bad_arguments(tiny_model_path, kwargs: dict) -> None:
 
 
 def test_missing_model_is_one_clear_error(tmp_path) -> None:
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(ValueError, match="neither a folder"):
         HFPolicy(tmp_path / "nope")
     with pytest.raises(ValueError, match="cannot load"):
         HFPolicy(tmp_path)

@@ -103,7 +103,7 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         RLConfig(model=str(tiny_model_path), out_dir=str(tmp_path), **kwargs)
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(ValueError, match="neither a folder"):
         RLConfig(model=str(tmp_path / "missing"), out_dir=str(tmp_path))
 
 

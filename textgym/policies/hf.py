@@ -24,26 +24,96 @@ import torch
 from textgym.policies.base import Completion, Conversation
 
 
+def is_model_path(path: str | Path) -> bool:
+    """Whether ``path`` names a model textgym can load: a ``save_pretrained`` folder or a
+    ``.gguf`` file."""
+    path = Path(path)
+    return path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf")
+
+
+def check_model_path(path: str | Path, what: str = "model") -> None:
+    """Raise one clear ValueError unless ``path`` is a loadable model (see
+    :func:`is_model_path`)."""
+    if not is_model_path(path):
+        raise ValueError(
+            f"{what} {str(path)!r} is neither a folder with a saved model nor a .gguf file"
+        )
+
+
 def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
-    """Load a causal LM and its tokenizer from a local folder, with one clear error if it fails."""
+    """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
+    clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    if not Path(path).is_dir():
-        raise ValueError(
-            f"model path {str(path)!r} is not a folder (models load from local folders)"
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot load a causal LM from {str(path)!r}: {exc}") from None
+    check_model_path(path)
+    if Path(path).is_file():
+        model, tokenizer = load_gguf(path, dtype)
+    else:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot load a causal LM from {str(path)!r}: {exc}") from None
     if tokenizer.chat_template is None:
         raise ValueError(f"the tokenizer in {str(path)!r} has no chat template")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer
+
+
+def load_gguf(path: str | Path, dtype: torch.dtype = torch.float32):
+    """Load a GGUF file (``pip install 'textgym[gguf]'``) as a plain, de-quantized causal LM
+    and its tokenizer (with the chat template the file carries).
+
+    transformers de-quantizes GGUF weights but marks the model as quantized, which it then
+    refuses to save; the model returned here is rebuilt from the config with the loaded
+    weights, so it trains, saves and serves like any other.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "loading a .gguf file needs the gguf package: pip install 'textgym[gguf]'"
+        ) from None
+    path = Path(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
+    except Exception as exc:  # gguf and transformers raise many kinds for a bad file
+        raise ValueError(
+            f"cannot load {str(path)!r} as a GGUF causal LM: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
+    config = loaded.config
+    for attribute in ("quantization_config", "_pre_quantization_dtype"):
+        if hasattr(config, attribute):
+            delattr(config, attribute)
+    config.architectures = [type(loaded).__name__]
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    return model, tokenizer
+
+
+def convert_gguf(path: str | Path, out: str | Path) -> Path:
+    """Write a GGUF file as a plain Hugging Face folder (model, tokenizer, chat template,
+    generation config) that every textgym command and ``transformers serve`` can load."""
+    from textgym.utils.files import check_writable, save_atomically
+
+    check_model_path(path, "GGUF file")
+    if not Path(path).is_file():
+        raise ValueError(f"{str(path)!r} is a folder, not a .gguf file")
+    check_writable(Path(out).parent, "output")
+    model, tokenizer = load_model(path)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    return save_atomically(out, write)
 
 
 def encode_chat(tokenizer: Any, conversation: Conversation) -> list[int]:

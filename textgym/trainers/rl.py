@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from textgym.policies.hf import HFPolicy, load_model
+from textgym.policies.hf import HFPolicy, check_model_path, load_model
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
     Curriculum,
@@ -171,8 +171,7 @@ class RLConfig:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        if not Path(self.model).is_dir():
-            raise ValueError(f"model {self.model!r} is not a folder with a saved model")
+        check_model_path(self.model)
         self.view  # noqa: B018  (checks history and max_new_tokens)
         if self.eval_conditions is not None:
             from textgym.evaluation import condition_options

