@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textgym.policies.hf import HFPolicy  # noqa: E402
+from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 
 CONVS = [
     [{"role": "system", "content": "Play."}, {"role": "user", "content": "Board " + "x" * i}]
@@ -101,3 +101,19 @@ def test_models_with_convolution_state_fall_back_to_plain_prefill(tmp_path) -> N
     batched = [c.completion_ids for c in policy.complete(convs)]
     assert policy.min_shared_prefix == 0
     assert batched == [policy.complete([c])[0].completion_ids for c in convs]
+
+
+def test_a_model_too_large_for_the_memory_is_refused_before_loading(
+    tiny_model_path, tmp_path, monkeypatch
+) -> None:
+    from textgym.policies import hf
+
+    model, _ = load_model(tiny_model_path)
+    params = sum(p.numel() for p in model.parameters())
+    assert hf.estimate_bytes(tiny_model_path) == 4 * params  # from the safetensors header
+    assert hf.estimate_bytes(tiny_model_path, torch.bfloat16) == 2 * params
+    monkeypatch.setattr(hf, "_available_bytes", lambda device: 4 * params - 1)
+    with pytest.raises(ValueError, match=r"needs about .* GiB as torch.float32 but cpu has"):
+        load_model(tiny_model_path)
+    monkeypatch.setattr(hf, "_available_bytes", lambda device: 4 * params)
+    load_model(tiny_model_path)

@@ -14,7 +14,9 @@ choice is greedy and the reported log-probs are those of ``softmax(logits)``.
 from __future__ import annotations
 
 import inspect
+import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,50 @@ def check_model_path(path: str | Path, what: str = "model") -> None:
         )
 
 
+#: Bytes per parameter of the quantized GGUF types, for the size estimate (Q4_1 stores 16
+#: bytes of 4-bit values and two 2-byte scales per 32 weights).
+_GGUF_BYTES_PER_PARAM = 0.625
+
+
+def estimate_bytes(path: str | Path, dtype: torch.dtype = torch.float32) -> int:
+    """The memory the model at ``path`` takes once loaded in ``dtype``, from its files
+    alone: safetensors headers count the parameters; a GGUF file is taken as 4-bit."""
+    path = Path(path)
+    size = torch.tensor([], dtype=dtype).element_size()
+    if path.is_file():
+        return int(path.stat().st_size / _GGUF_BYTES_PER_PARAM * size)
+    params = 0
+    for shard in path.glob("*.safetensors"):
+        with open(shard, "rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        for name, meta in header.items():
+            if name != "__metadata__":
+                params += math.prod(meta["shape"])
+    return params * size
+
+
+def _available_bytes(device: str) -> int | None:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    if device == "cpu" and hasattr(os, "sysconf"):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            return None
+    return None
+
+
+def check_fits(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    """Refuse, before loading, a model whose weights alone exceed the device's free memory."""
+    need, free = estimate_bytes(path, dtype), _available_bytes(device)
+    if free is not None and need > free:
+        raise ValueError(
+            f"the model {str(path)!r} needs about {need / 2**30:.1f} GiB as {dtype} but "
+            f"{device} has {free / 2**30:.1f} GiB free (a smaller dtype or device=cuda?)"
+        )
+
+
 def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
     clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`)."""
@@ -48,6 +94,7 @@ def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
 
     hf_logging.disable_progress_bar()
     check_model_path(path)
+    check_fits(path, device, dtype)
     if Path(path).is_file():
         model, tokenizer = load_gguf(path, dtype)
     else:
