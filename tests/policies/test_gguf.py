@@ -76,13 +76,35 @@ def test_the_gguf_file_and_its_folder_are_the_same_model(smollm2_gguf, smollm2) 
     assert answer.finish_reason == "stop"  # it ended with its own end-of-turn token
 
 
-def test_it_plays_the_tic_tac_toe_env_with_exact_ids(smollm2) -> None:
+@pytest.fixture(scope="module")
+def played(smollm2):
+    """Two sampled full-history tic-tac-toe episodes of SmolLM2."""
     policy = HFPolicy(*smollm2, temperature=1.0, max_new_tokens=8, seed=0)
-    (episode,) = rollout(policy, "TextTicTacToe-LLM-v0", [0], num_envs=1, history="last")
-    turn = episode.turns[0]
-    assert turn.completion is not None and len(turn.completion.completion_ids) > 0
-    assert len(turn.completion.logprobs) == len(turn.completion.completion_ids)
-    assert all(lp <= 0.0 for lp in turn.completion.logprobs)
+    return policy, rollout(policy, "TextTicTacToe-LLM-v0", [0, 1], num_envs=2, history="full")
+
+
+def test_it_plays_the_tic_tac_toe_env_with_exact_ids(played) -> None:
+    _, episodes = played
+    for episode in episodes:
+        for turn in episode.turns:
+            assert len(turn.completion.completion_ids) > 0
+            assert len(turn.completion.logprobs) == len(turn.completion.completion_ids)
+            assert all(lp <= 0.0 for lp in turn.completion.logprobs)
+    assert sum(len(e.turns) for e in episodes) > 2  # multi-turn: answers came back
+
+
+def test_on_policy_logprobs_of_the_real_model_match_sampling(played) -> None:
+    """The trainer's log-probs of the sampled ids equal the sampling log-probs (1e-4)."""
+    from textgym.trainers.tokens import collate, episode_tokens, token_logprobs
+
+    policy, episodes = played
+    turns = [t for e in episodes for t in episode_tokens(e, 1.0)]
+    batch = collate(turns, policy.tokenizer.pad_token_id)
+    with torch.no_grad():
+        logp = token_logprobs(policy.model, batch)
+    diff = ((logp - batch.old_logprobs).abs() * batch.loss_mask).max()
+    assert diff < 1e-4
+    assert batch.loss_mask.sum() >= 8
 
 
 def test_a_file_that_is_not_gguf_is_one_clear_error(tmp_path, capsys) -> None:
