@@ -37,6 +37,7 @@ def _budget(env_id: str, tokenizer) -> int:
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_every_env_rolls_out_evaluates_and_trains_through_the_api(
     env_id, tiny_model_path, tmp_path
 ) -> None:
@@ -88,6 +89,7 @@ def test_every_env_rolls_out_evaluates_and_trains_through_the_api(
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_every_env_through_the_command_line(env_id, tiny_model_path, tmp_path, capsys) -> None:
     assert main(["eval", "--env", env_id, "--policy", "reference", "--episodes", "3"]) == 0
     out = capsys.readouterr().out

@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+pytestmark = [pytest.mark.slow]
+
 PROBE = Path(__file__).resolve().parents[1] / "examples" / "observation_probe.py"
 
 

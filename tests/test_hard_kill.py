@@ -19,6 +19,8 @@ torch = pytest.importorskip("torch")
 
 from safetensors.torch import load_file  # noqa: E402
 
+pytestmark = [pytest.mark.slow]
+
 VIEW = ["--env", "TextTicTacToe-LLM-Letters-v0", "--system-prompt", "none", "--history", "last"]
 
 

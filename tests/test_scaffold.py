@@ -11,6 +11,8 @@ import pytest
 from textgym.cli import main
 from textgym.scaffold import names, scaffold
 
+pytestmark = [pytest.mark.slow]
+
 
 def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> None:
     root = scaffold("word-shout", tmp_path)

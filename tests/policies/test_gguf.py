@@ -16,6 +16,8 @@ from textgym.cli import main  # noqa: E402
 from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 
+pytestmark = [pytest.mark.slow, pytest.mark.real_model]
+
 ROOT = Path(__file__).resolve().parents[2]
 GGUF = Path(
     os.environ.get("TEXTGYM_SMOLLM2", ROOT / ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")

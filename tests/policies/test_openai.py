@@ -313,6 +313,8 @@ def served_model(tmp_path_factory):
             proc.kill()
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_plays_against_a_real_transformers_serve(served_model) -> None:
     url, model = served_model
     p = OpenAIPolicy(model, base_url=url, api_key="unused", max_tokens=8, concurrency=4)

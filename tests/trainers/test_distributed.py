@@ -18,6 +18,8 @@ from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.step import cispo_step  # noqa: E402
 from textgym.trainers.tokens import episode_tokens  # noqa: E402
 
+pytestmark = [pytest.mark.slow, pytest.mark.distributed]
+
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
 

@@ -23,6 +23,8 @@ from tests.envs.calculator.test_env import call, scripted_solver
 from textgym.envs.base import Task
 from textgym.envs.base.mcp import MCPEnv, MCPServerError, MCPServerSpec
 
+pytestmark = [pytest.mark.server]
+
 FLAKY = str(Path(__file__).with_name("flaky_server.py"))
 
 

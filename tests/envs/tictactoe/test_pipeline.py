@@ -12,6 +12,8 @@ from textgym.cli import main
 from textgym.envs.tictactoe import audit
 from textgym.envs.tictactoe.pipeline import PipelineConfig, preset_config, run_pipeline
 
+pytestmark = [pytest.mark.slow]
+
 SMALL = dict(
     hidden_size=32,
     teacher_games=40,
