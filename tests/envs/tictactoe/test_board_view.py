@@ -14,6 +14,7 @@ import textgym  # noqa: F401
 from textgym.envs.tictactoe.board_view import BoardObservation, encode_board
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "q_learning.py"
+MASKABLE_PPO = EXAMPLE.with_name("maskable_ppo.py")
 
 
 def test_encoding_is_from_the_players_side() -> None:
@@ -60,3 +61,33 @@ def test_tabular_q_learning_beats_the_random_opponent_more_than_a_random_player(
     baseline = example.evaluate(None, games=1000)
     assert learned["win"] >= baseline["win"] + 0.2
     assert learned["loss"] < baseline["loss"]
+
+
+def test_action_masks_are_the_free_cells_and_empty_at_the_end() -> None:
+    env = BoardObservation(gym.make("TextTicTacToe-v0", random_move_prob=1.0))
+    obs, _ = env.reset(seed=3)
+    assert env.action_masks().dtype == bool
+    assert env.action_masks().tolist() == (obs == 0).tolist()
+    done = False
+    while not done:
+        cell = int(np.flatnonzero(env.action_masks())[0])
+        obs, _, terminated, truncated, _ = env.step(cell)
+        done = terminated or truncated
+        if not done:
+            assert env.action_masks().tolist() == (obs == 0).tolist()
+    assert not env.action_masks().any()
+
+
+@pytest.mark.slow
+def test_maskable_ppo_trains_on_it_with_no_glue_and_beats_random() -> None:
+    pytest.importorskip("sb3_contrib", reason="pip install 'textgym[sb3]'")
+    spec = importlib.util.spec_from_file_location("maskable_ppo", MASKABLE_PPO)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model = example.train(steps=4096, seed=0)
+    rng = np.random.default_rng(0)
+    trained = example.win_rate(
+        lambda o, m: int(model.predict(o, action_masks=m, deterministic=True)[0]), 200
+    )
+    random = example.win_rate(lambda o, m: int(rng.choice(np.flatnonzero(m))), 200)
+    assert trained > random + 0.1, (trained, random)

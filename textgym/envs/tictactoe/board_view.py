@@ -22,7 +22,9 @@ class BoardObservation(gym.Wrapper[np.ndarray, np.int64, str, str]):
     """Expose a tic-tac-toe text env to classical RL: array observations, ``Discrete(9)`` moves.
 
     Observations are ``Box(0, 2, (9,), int8)`` from the player's side (0 empty, 1 own mark,
-    2 opponent's), actions are cells 0..8, and ``info["action_mask"]`` marks the free cells.
+    2 opponent's), actions are cells 0..8, and ``info["action_mask"]`` marks the free cells;
+    :meth:`action_masks` returns the same mask as booleans (the sb3-contrib convention, so
+    ``MaskablePPO("MlpPolicy", env)`` trains on it as it is).
     The game, the opponents and their seeding are exactly those of the wrapped env; an
     occupied cell is an illegal move as in the text env (a loss, or a penalty when
     :class:`InvalidMovePenalty` is inside). Stock tabular or deep RL code runs on it.
@@ -32,6 +34,11 @@ class BoardObservation(gym.Wrapper[np.ndarray, np.int64, str, str]):
         super().__init__(env)
         self.observation_space = spaces.Box(0, 2, shape=(9,), dtype=np.int8)
         self.action_space = spaces.Discrete(9)
+        self._mask = np.zeros(9, dtype=bool)
+
+    def action_masks(self) -> np.ndarray:
+        """The cells the player may take now (bool, (9,)); all False once the game is over."""
+        return self._mask.copy()
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -43,7 +50,9 @@ class BoardObservation(gym.Wrapper[np.ndarray, np.int64, str, str]):
                 f"BoardObservation needs info['board'] and info['agent_mark'], {self.env} "
                 "does not report them (wrap a TextTicTacToe env)"
             )
-        return self._encode(info)
+        obs, info = self._encode(info)
+        self._mask = info["action_mask"].astype(bool)
+        return obs, info
 
     def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play cell ``action`` (0..8)."""
@@ -53,6 +62,7 @@ class BoardObservation(gym.Wrapper[np.ndarray, np.int64, str, str]):
             raise ValueError(f"action must be a cell 0..8, got {action!r}")
         _, reward, terminated, truncated, info = self.env.step(CELL_ACTIONS[int(action)])
         obs, info = self._encode(info)
+        self._mask = info["action_mask"].astype(bool) & (not (terminated or truncated))
         return obs, reward, terminated, truncated, info
 
     @staticmethod
