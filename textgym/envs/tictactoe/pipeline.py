@@ -330,13 +330,6 @@ def _probe_teacher(teacher: Any, env_id: str) -> None:
     teacher.complete([[{"role": "system", "content": prompt}, {"role": "user", "content": obs}]])
 
 
-def _spend(report: PipelineReport, stage: str, started: float) -> None:
-    """Add the time since ``started`` to ``stage`` and save the timings of the folder."""
-    timings = report.timings
-    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
-    write_text_atomically(report.out_dir / "timings.json", json.dumps(timings))
-
-
 class _Run:
     """One pipeline run: its folder, its report, its teacher, and one method per stage."""
 
@@ -345,7 +338,7 @@ class _Run:
 
         self.config = config
         self.progress = progress
-        self.started = time.perf_counter()
+        self._recorded = time.perf_counter()  # when the timings were last recorded
         self.out = Path(config.out_dir)
         check_writable(self.out, "pipeline output")
         _check_config_matches(config, self.out)
@@ -438,8 +431,15 @@ class _Run:
             self.audit(name, greedy)
 
     def spend(self, stage: str, started: float) -> None:
-        """Add the time since ``started`` to ``stage``."""
-        _spend(self.report, stage, started)
+        """Add the time since ``started`` to ``stage``, and this call's time since its last
+        record to ``total`` (a killed call's finished stages then count in the total too),
+        and save the timings of the folder."""
+        now, timings = time.perf_counter(), self.report.timings
+        if stage != "total":
+            timings[stage] = timings.get(stage, 0.0) + now - started
+        timings["total"] = timings.get("total", 0.0) + now - self._recorded
+        self._recorded = now
+        write_text_atomically(self.report.out_dir / "timings.json", json.dumps(timings))
 
     # ------------------------------------------------------------------ stages
 
@@ -579,7 +579,7 @@ class _Run:
     def finish(self, final: Path, final_name: str) -> PipelineReport:
         """5. The final student sampled at T=1, the timings and the report."""
         self.evaluate_model(f"{final_name} (T=1)", final, temperature=1.0)
-        self.spend("total", self.started)
+        self.spend("total", self._recorded)
         write_report(self.config, self.report)
         return self.report
 
