@@ -133,11 +133,16 @@ def test_non_retryable_errors_are_not_retried(status: int, needle: str) -> None:
         server.close()
 
 
-def test_server_dying_mid_evaluation_keeps_finished_episodes(tmp_path) -> None:
-    server = FaultServer(lambda n: (200, reply(), 0) if n <= 40 else (503, ERROR, 0))
+@pytest.mark.parametrize(
+    ("failure", "needle"),
+    [((503, ERROR, 0), "InternalServerError"), ((200, b"[]", 0), "no choices")],
+    ids=["server-dies", "broken-bodies"],
+)
+def test_a_failure_mid_evaluation_keeps_finished_episodes(tmp_path, failure, needle) -> None:
+    server = FaultServer(lambda n: (200, reply(), 0) if n <= 40 else failure)
     out = tmp_path / "r.jsonl"
     try:
-        with pytest.raises(PolicyError):
+        with pytest.raises(PolicyError, match=needle):
             evaluate(
                 "openai:m",
                 "random",
@@ -199,25 +204,6 @@ def test_an_answer_far_longer_than_asked_is_cut() -> None:
         assert done.completion_ids == [] and done.logprobs is None
     finally:
         server.close()
-
-
-def test_broken_bodies_mid_evaluation_keep_finished_episodes(tmp_path) -> None:
-    server = FaultServer(lambda n: (200, reply(), 0) if n <= 30 else (200, b"[]", 0))
-    out = tmp_path / "r.jsonl"
-    try:
-        with pytest.raises(PolicyError, match="no choices"):
-            evaluate(
-                "openai:m",
-                "random",
-                episodes=50,
-                out=out,
-                num_envs=4,
-                policy_obj=policy(server.url, max_retries=1),
-            )
-    finally:
-        server.close()
-    kept = read_records(out)
-    assert 0 < len(kept) < 50
 
 
 def test_token_ids_from_a_vllm_style_server() -> None:

@@ -122,21 +122,21 @@ def hostile_text(tag: str | None = None, tool_names: tuple[str, ...] = DEFAULT_T
         max_leaves=20,
     )
 
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=bool(hash(repr(value)) % 2))
+    # JSON text of a generated value, with non-ASCII characters escaped or written as is
+    dumped = st.builds(
+        lambda v, ascii_only: json.dumps(v, ensure_ascii=ascii_only), values, st.booleans()
+    )
 
     def call(name: str, arguments: Any) -> str:
         return _call(json.dumps({"name": name, "arguments": arguments}, default=str))
 
     well_formed = st.builds(call, st.sampled_from([*tool_names, "", "nope"]), values)
-    raw = st.builds(lambda v: _call(dump(v)), values)
+    raw = st.builds(_call, dumped)
     duplicate = st.builds(
-        lambda n, a, b: _call(
-            f'{{"name": {json.dumps(n)}, "arguments": {{"x": {dump(a)}, "x": {dump(b)}}}}}'
-        ),
+        lambda n, a, b: _call(f'{{"name": {json.dumps(n)}, "arguments": {{"x": {a}, "x": {b}}}}}'),
         st.sampled_from(tool_names or ("tool",)),
-        values,
-        values,
+        dumped,
+        dumped,
     )
     broken = st.builds(
         lambda text, cut: _call(text[:cut]),
