@@ -100,13 +100,36 @@ def test_on_policy_logprobs_of_the_real_model_match_sampling(played) -> None:
     from textgym.trainers.tokens import collate, episode_tokens, token_logprobs
 
     policy, episodes = played
-    turns = [t for e in episodes for t in episode_tokens(e, 1.0)]
-    batch = collate(turns, policy.tokenizer.pad_token_id)
-    with torch.no_grad():
-        logp = token_logprobs(policy.model, batch)
-    diff = ((logp - batch.old_logprobs).abs() * batch.loss_mask).max()
-    assert diff < 1e-4
-    assert batch.loss_mask.sum() >= 8
+    for merge in (False, True):
+        turns = [t for e in episodes for t in episode_tokens(e, 1.0, merge)]
+        batch = collate(turns, policy.tokenizer.pad_token_id)
+        with torch.no_grad():
+            logp = token_logprobs(policy.model, batch)
+        diff = ((logp - batch.old_logprobs).abs() * batch.loss_mask).max()
+        assert diff < 1e-4
+        assert batch.loss_mask.sum() >= 8
+    assert len(turns) == len(episodes)  # merged: one sequence per episode
+
+
+def test_smollm2s_template_keeps_the_conversation_as_an_exact_prefix(played) -> None:
+    """Decided for this model: every full-history prompt starts with the exact ids of the
+    previous prompt and sampled answer (its template neither re-renders nor strips earlier
+    turns, and the sampled answers re-tokenize to the same ids), so each episode trains
+    as one sequence with the environment's text masked."""
+    from textgym.trainers.tokens import episode_tokens, prefix_report
+
+    policy, episodes = played
+    assert prefix_report(episodes) == {"prefix/turns_kept": 1.0, "prefix/episodes_merged": 1.0}
+    tok = policy.tokenizer
+    for e in episodes:
+        (seq,) = episode_tokens(e, 1.0, merge=True)
+        env_text = tok.decode(
+            [i for i, m in zip(seq.input_ids, seq.loss_mask, strict=True) if not m]
+        )
+        for turn in e.turns:
+            assert turn.messages[-1]["content"] in env_text  # each observation is masked
+        answers = [i for i, m in zip(seq.input_ids, seq.loss_mask, strict=True) if m]
+        assert answers == [i for t in e.turns for i in t.completion.completion_ids]
 
 
 def test_a_file_that_is_not_gguf_is_one_clear_error(tmp_path, capsys) -> None:

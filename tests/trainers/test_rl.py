@@ -146,3 +146,20 @@ def test_replayed_groups_start_where_the_policy_lost_and_resume_exactly(
     b, _ = load_model(resumed / "checkpoint")
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def test_full_history_trains_merged_episodes_with_the_same_step(warm_model, tmp_path) -> None:
+    """With full history the warm model's episodes keep the exact prefix and train as one
+    sequence each; the first step's loss is the per-turn one (same rollouts, same seed)."""
+    runs = {}
+    for merge in (True, False):
+        cfg = dataclasses.replace(
+            config(warm_model, tmp_path / str(merge), 1), history="full", merge_turns=merge
+        )
+        runs[merge] = train_rl(cfg, progress=False)[0]
+    merged, per_turn = runs[True], runs[False]
+    assert merged["prefix/episodes_merged"] > 0.5
+    assert merged["prefix/turns_kept"] == per_turn["prefix/turns_kept"]
+    assert merged["reward/total"] == per_turn["reward/total"]
+    assert merged["loss/cispo"] == pytest.approx(per_turn["loss/cispo"], abs=1e-5)
+    assert merged["loss/grad_norm"] == pytest.approx(per_turn["loss/grad_norm"], rel=1e-4)

@@ -9,7 +9,13 @@ torch = pytest.importorskip("torch")
 from textgym.policies.hf import HFPolicy  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.cispo import cispo_loss  # noqa: E402
-from textgym.trainers.tokens import collate, episode_tokens, token_logprobs  # noqa: E402
+from textgym.trainers.tokens import (  # noqa: E402
+    collate,
+    episode_tokens,
+    prefix_kept,
+    prefix_report,
+    token_logprobs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +74,98 @@ def test_turns_without_tokens_are_refused() -> None:
         episode_tokens(episodes[0], 1.0)
     with pytest.raises(ValueError, match="empty"):
         collate([], 0)
+
+
+@pytest.fixture(scope="module")
+def full_history(tiny_model_path):
+    policy = HFPolicy(tiny_model_path, temperature=1.0, max_new_tokens=10, seed=1)
+    episodes = rollout(policy, "TextTicTacToe-LLM-v0", list(range(6)), num_envs=6, history="full")
+    return policy, episodes
+
+
+def test_a_full_history_episode_merges_into_one_sequence(full_history) -> None:
+    """The character template keeps each prompt as an exact prefix of the next, so an
+    episode trains as one sequence: the same completion tokens, each with its own
+    sampling log-prob, and the environment text between them masked."""
+    policy, episodes = full_history
+    tok = policy.tokenizer
+    merged = [e for e in episodes if len(e.turns) > 1 and all(prefix_kept(e))]
+    assert merged
+    for e in merged:
+        (seq,) = episode_tokens(e, 0.5, merge=True)
+        per_turn = episode_tokens(e, 0.5)
+        assert seq.input_ids == per_turn[-1].input_ids
+        sampled = [i for i, m in zip(seq.input_ids, seq.loss_mask, strict=True) if m]
+        assert sampled == [i for t in e.turns for i in t.completion.completion_ids]
+        olds = [lp for lp, m in zip(seq.old_logprobs, seq.loss_mask, strict=True) if m]
+        assert olds == [lp for t in e.turns for lp in t.completion.logprobs]
+        # Decoded, the masked stretches are exactly the environment's text.
+        masked = tok.decode([i for i, m in zip(seq.input_ids, seq.loss_mask, strict=True) if not m])
+        for turn in e.turns[1:]:
+            assert turn.messages[-1]["content"] in masked
+
+
+def test_merged_and_per_turn_sequences_give_the_same_loss_and_gradient(full_history) -> None:
+    policy, episodes = full_history
+    model = policy.model
+    pad = policy.tokenizer.pad_token_id
+
+    def loss_and_grad(merge: bool):
+        turns = [t for k, e in enumerate(episodes) for t in episode_tokens(e, k - 2.5, merge)]
+        batch = collate(turns, pad)
+        model.zero_grad()
+        logp = token_logprobs(model, batch)
+        loss, _ = cispo_loss(logp, batch.old_logprobs, batch.advantages, batch.loss_mask)
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return len(turns), float(loss.detach()), grads
+
+    n_merged, merged, g_merged = loss_and_grad(True)
+    n_turns, per_turn, g_turns = loss_and_grad(False)
+    model.zero_grad()
+    assert n_merged < n_turns
+    assert merged == pytest.approx(per_turn, abs=1e-5)
+    for a, b in zip(g_merged, g_turns, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_where_the_text_does_not_round_trip_the_episode_falls_back_to_turns(
+    full_history,
+) -> None:
+    """The untrained tiny model sometimes samples a special token inside its answer; the
+    answer's text drops it, so the next prompt re-renders that turn differently, and the
+    episode trains one sequence per turn (the report counts it)."""
+    policy, episodes = full_history
+    tok = policy.tokenizer
+    broken = [e for e in episodes if not all(prefix_kept(e))]
+    assert broken
+    for e in broken:
+        k = prefix_kept(e).index(False)
+        ids = e.turns[k].completion.completion_ids
+        assert tok.decode(ids, skip_special_tokens=True) != tok.decode(ids)
+        assert len(episode_tokens(e, 1.0, merge=True)) == len(e.turns)
+    report = prefix_report(episodes)
+    multi = [e for e in episodes if len(e.turns) > 1]
+    assert report["prefix/episodes_merged"] == pytest.approx(1 - len(broken) / len(multi))
+
+
+def test_last_history_and_re_rendered_prompts_fall_back_to_one_sequence_per_turn(
+    tiny_model_path, full_history
+) -> None:
+    policy = HFPolicy(tiny_model_path, temperature=1.0, max_new_tokens=10, seed=0)
+    last = rollout(policy, "TextTicTacToe-LLM-v0", list(range(4)), num_envs=4, history="last")
+    assert prefix_report(last)["prefix/turns_kept"] == 0.0
+    for e in last:
+        assert len(episode_tokens(e, 1.0, merge=True)) == len(e.turns)
+    # A template that re-renders an earlier turn (here: one changed prompt id) breaks the
+    # prefix, and that episode falls back.
+    import copy
+
+    _, episodes = full_history
+    e = copy.deepcopy(next(e for e in episodes if len(e.turns) > 2 and all(prefix_kept(e))))
+    ids = list(e.turns[2].completion.prompt_ids)
+    ids[3] = ids[3] + 1
+    e.turns[2].completion.prompt_ids = ids
+    assert prefix_kept(e) == [True, False, False] + [True] * (len(e.turns) - 4)
+    assert len(episode_tokens(e, 1.0, merge=True)) == len(e.turns)
+    assert prefix_report([e])["prefix/episodes_merged"] == 0.0

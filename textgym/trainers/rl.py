@@ -46,7 +46,7 @@ from textgym.trainers.groups import (
 from textgym.trainers.replay import lost_positions
 from textgym.trainers.saving import check_writable, recover, save_model, write_text_atomically
 from textgym.trainers.step import cispo_step
-from textgym.trainers.tokens import episode_tokens
+from textgym.trainers.tokens import episode_tokens, prefix_report
 from textgym.view import View
 
 
@@ -110,6 +110,12 @@ class RLConfig:
     """Most states kept (the newest)."""
     history: Literal["last", "full"] = "last"
     """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
+    merge_turns: bool = True
+    """With ``history="full"``, train an episode as one sequence when the chat template
+    kept every prompt as the exact prefix of the next (the same loss, one forward pass per
+    episode instead of one per turn); other episodes train one sequence per turn. The
+    metrics report the share as ``prefix/turns_kept`` and ``prefix/episodes_merged``
+    (:mod:`textgym.trainers.tokens`)."""
     num_envs: int = 64
     """Episodes played at once during rollouts."""
     checkpoint_every: int = 10
@@ -429,7 +435,11 @@ def update_step(
     advantages = group_advantages(rewards, groups, scale=config.advantage_scale)
     for group in run.optimizer.param_groups:
         group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))
-    turns = [t for e, a in zip(episodes, advantages, strict=True) for t in episode_tokens(e, a)]
+    turns = [
+        t
+        for e, a in zip(episodes, advantages, strict=True)
+        for t in episode_tokens(e, a, config.merge_turns)
+    ]
     losses = cispo_step(
         run.trained,
         run.optimizer,
@@ -473,6 +483,9 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
                 "replay/groups": float(replayed),
                 "replay/positions": float(len(run.replay)),
             }
+            if config.history == "full":
+                report = prefix_report(episodes)
+                record.update({k: v for k, v in report.items() if math.isfinite(v)})
             record = _mean_over_ranks(record, run.world)
             record["time/elapsed_s"] = time.perf_counter() - started
             if run.rank == 0:

@@ -5,6 +5,15 @@ the policy, never re-tokenized text). Only the sampled completion tokens enter t
 the prompt (system prompt, environment text, earlier turns) and padding are masked out.
 Each turn carries the advantage of its episode.
 
+With ``merge=True``, an episode whose every prompt starts with the exact ids of the
+previous prompt plus the previous completion (full history under a chat template that
+keeps earlier turns as they were sampled) becomes **one** sequence: the last prompt and
+completion, with every sampled completion in the loss and the environment text between
+them masked. The loss is the same (it is a sum over the same completion tokens, each
+scored with the same context); the compute is one forward pass instead of one per turn.
+An episode where the template re-renders history, or a ``history="last"`` episode, falls
+back to one sequence per turn; :func:`prefix_report` says which happened.
+
 Causal-LM alignment: the logits at position ``t`` score token ``t + 1``, so every per-token
 tensor of a :class:`TokenBatch` has length ``T - 1`` and refers to tokens ``1..T-1``.
 """
@@ -32,8 +41,11 @@ class TurnTokens:
     advantage: float
 
 
-def episode_tokens(episode: Episode, advantage: float) -> list[TurnTokens]:
+def episode_tokens(episode: Episode, advantage: float, merge: bool = False) -> list[TurnTokens]:
     """The training tokens of every model turn of ``episode``.
+
+    ``merge``: one sequence for the whole episode where its prompts keep the exact prefix
+    (see the module docstring), else one per turn.
 
     Raises:
         ValueError: if a turn lacks token ids or log-probs (e.g. a scripted player or a
@@ -60,7 +72,50 @@ def episode_tokens(episode: Episode, advantage: float) -> list[TurnTokens]:
                 advantage=float(advantage),
             )
         )
+    if merge and len(out) > 1 and all(prefix_kept(episode)):
+        return [_merge(out)]
     return out
+
+
+def prefix_kept(episode: Episode) -> list[bool]:
+    """For each turn after the first: does its prompt start with the exact ids of the
+    previous prompt plus the previous completion?"""
+    kept = []
+    for before, after in zip(episode.turns, episode.turns[1:], strict=False):
+        head = list(before.completion.prompt_ids or []) + list(
+            before.completion.completion_ids or []
+        )
+        kept.append(bool(head) and list(after.completion.prompt_ids or [])[: len(head)] == head)
+    return kept
+
+
+def prefix_report(episodes: Sequence[Episode]) -> dict[str, float]:
+    """How often the chat template kept the conversation as an exact prefix.
+
+    ``prefix/turns_kept``: share of later turns whose prompt extends the previous prompt
+    and completion; ``prefix/episodes_merged``: share of multi-turn episodes that
+    ``merge=True`` trains as one sequence (nan when there are none).
+    """
+    later = [k for e in episodes for k in prefix_kept(e)]
+    multi = [all(prefix_kept(e)) for e in episodes if len(e.turns) > 1]
+    return {
+        "prefix/turns_kept": sum(later) / len(later) if later else float("nan"),
+        "prefix/episodes_merged": sum(multi) / len(multi) if multi else float("nan"),
+    }
+
+
+def _merge(turns: list[TurnTokens]) -> TurnTokens:
+    """The last turn's sequence with every earlier turn's completion put back in the loss
+    (each earlier sequence is a prefix of the last one)."""
+    last = turns[-1]
+    mask = list(last.loss_mask)
+    old = list(last.old_logprobs)
+    for t in turns[:-1]:
+        for i, (m, lp) in enumerate(zip(t.loss_mask, t.old_logprobs, strict=True)):
+            if m:
+                mask[i] = 1
+                old[i] = lp
+    return TurnTokens(last.input_ids, mask, old, last.advantage)
 
 
 @dataclass
