@@ -263,6 +263,10 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     check_writable(out.parent, "--out")
     curriculum = _curriculum(args.curriculum)
     model, tok = load_model(args.model)
+    if args.lora is not None:  # before any work: a rank that does not fit stops here
+        from textgym.lora import add_lora
+
+        model = add_lora(model, args.lora, args.model, seed=args.seed)
     view = _view(args, args.model, tok)
     check_policy_name(args.teacher, view.env_id)
     teacher = make_policy(args.teacher, view.env_id, seed=args.seed, base_url=args.base_url)
@@ -324,6 +328,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         system_prompt=view.system_prompt,
         history=view.history,
         max_new_tokens=view.max_new_tokens,
+        lora_rank=args.lora,
         seed=args.seed,
     )
     train_rl(config, resume=args.resume, progress=not args.quiet)
@@ -484,8 +489,8 @@ def _add_new_env(sub: Any) -> None:
 
 
 def _add_model(sub: Any) -> None:
-    """The subcommands ``model convert``."""
-    p_model = sub.add_parser("model", help="model files: convert a GGUF file to a folder")
+    """The subcommands ``model convert`` and ``model merge``."""
+    p_model = sub.add_parser("model", help="model files: convert a GGUF file, merge a LoRA adapter")
     actions = p_model.add_subparsers(dest="action", required=True)
     p_convert = actions.add_parser(
         "convert", help="write a .gguf file as a plain Hugging Face model folder"
@@ -493,6 +498,12 @@ def _add_model(sub: Any) -> None:
     p_convert.add_argument("gguf", help="the .gguf file (pip install 'textgym[gguf]')")
     p_convert.add_argument("out", help="the folder to write (model, tokenizer, chat template)")
     p_convert.set_defaults(func=_cmd_model_convert)
+    p_merge = actions.add_parser(
+        "merge", help="write a LoRA adapter folder merged into its base as a plain folder"
+    )
+    p_merge.add_argument("adapter", help="a folder trained with --lora (pip install peft)")
+    p_merge.add_argument("out", help="the folder to write")
+    p_merge.set_defaults(func=_cmd_model_merge)
 
 
 def _cmd_model_convert(args: argparse.Namespace) -> int:
@@ -501,6 +512,32 @@ def _cmd_model_convert(args: argparse.Namespace) -> int:
     out = convert_gguf(args.gguf, args.out)
     print(f"{args.gguf} -> {out} (load it with --model {out} or hf:{out})")
     return 0
+
+
+def _cmd_model_merge(args: argparse.Namespace) -> int:
+    from textgym.lora import merge_lora
+
+    out = merge_lora(args.adapter, args.out)
+    print(f"{args.adapter} merged -> {out} (load it with --model {out} or hf:{out})")
+    return 0
+
+
+def _lora_rank(text: str) -> int:
+    """argparse type of ``--lora``: a whole number >= 1."""
+    try:
+        rank = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if rank < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {rank}")
+    return rank
+
+
+_LORA_HELP = (
+    "train a LoRA adapter of this rank instead of the whole model (pip install "
+    "'textgym[lora]'); the output holds only the adapter and loads on its base model "
+    "anywhere a model folder does (`textgym model merge` writes a merged folder)"
+)
 
 
 def _add_train(sub: Any) -> None:
@@ -530,6 +567,7 @@ def _add_train(sub: Any) -> None:
     p_sft.add_argument("--batch-size", type=int, default=256)
     p_sft.add_argument("--lr", type=float, default=3e-3)
     p_sft.add_argument("--seed", type=int, default=0)
+    p_sft.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_sft.set_defaults(func=_cmd_train_sft)
 
     p_rl = stages.add_parser("rl", help="CISPO with a stratified curriculum")
@@ -570,6 +608,7 @@ def _add_train(sub: Any) -> None:
     p_rl.add_argument("--eval-games", type=int, default=100)
     p_rl.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_rl.add_argument("--seed", type=int, default=0)
+    p_rl.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
     p_rl.set_defaults(func=_cmd_train_rl)

@@ -144,3 +144,44 @@ def test_a_file_that_is_not_gguf_is_one_clear_error(tmp_path, capsys) -> None:
     assert main(["model", "convert", str(tmp_path / "none.gguf"), str(tmp_path / "o")]) == 2
     assert "neither a folder" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_lora_trains_sft_and_a_cispo_step_on_smollm2(smollm2_folder, tmp_path) -> None:
+    """A few LoRA steps on the real model: SFT lowers the loss on teacher answers, only
+    the adapter (a few % of the model's size) is saved and it loads back as the same
+    model; one CISPO step with LoRA runs and checkpoints the adapter."""
+    pytest.importorskip("peft")
+    from textgym.envs.tictactoe.players import teacher_policy
+    from textgym.lora import add_lora, is_adapter
+    from textgym.trainers.rl import RLConfig, train_rl
+    from textgym.trainers.saving import save_model
+    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+
+    model, tok = load_model(smollm2_folder)
+    model = add_lora(model, 8, smollm2_folder)
+    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(4)))
+    turns = sft_tokens(kept[:1], tok)
+    losses = sft_train(model, tok, turns, SFTConfig(epochs=2, batch_size=len(turns), lr=2e-3))
+    assert losses[-1] < losses[0]
+    folder = save_model(tmp_path / "sft", model, tok)
+    assert is_adapter(folder)
+    adapter = (folder / "adapter_model.safetensors").stat().st_size
+    assert adapter < 0.05 * (smollm2_folder / "model.safetensors").stat().st_size
+    again, _ = load_model(folder)
+    ids = torch.tensor([turns[0].input_ids])
+    with torch.no_grad():
+        assert torch.allclose(again(ids).logits, model(ids).logits, atol=1e-3)
+    config = RLConfig(
+        model=str(smollm2_folder),
+        out_dir=str(tmp_path / "rl"),
+        steps=1,
+        games_per_batch=2,
+        group_size=2,
+        max_new_tokens=8,
+        num_envs=2,
+        lora_rank=4,
+        device="cpu",
+    )
+    (record,) = train_rl(config, progress=False)
+    assert record["loss/grad_norm"] >= 0.0
+    assert is_adapter(tmp_path / "rl" / "checkpoint")

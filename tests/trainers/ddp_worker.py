@@ -3,6 +3,7 @@
 ``step MODEL OUT``: one DDP ``cispo_step`` where rank r trains on turns r::2 of a fixed
 batch; rank 0 saves the parameters to OUT.
 ``rl MODEL OUT``: two steps of ``train_rl`` with each rank playing half of every batch.
+``rl-lora MODEL OUT``: the same, training a rank-2 LoRA adapter.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
             max_new_tokens=16,
             num_envs=4,
             micro_batch_size=8,
+            lora_rank=2 if mode == "rl-lora" else None,
             device="cpu",
         )
         history = train_rl(config, progress=False)

@@ -59,10 +59,17 @@ def test_two_processes_give_the_single_process_update(tiny_model_path, tmp_path)
     assert moved  # the step did change the parameters
 
 
-def test_train_rl_runs_under_torchrun(tiny_model_path, tmp_path) -> None:
+@pytest.mark.parametrize("mode", ["rl", "rl-lora"])
+def test_train_rl_runs_under_torchrun(tiny_model_path, tmp_path, mode) -> None:
+    if mode == "rl-lora":
+        pytest.importorskip("peft")
     out = tmp_path / "run"
-    torchrun("rl", str(tiny_model_path), str(out))
+    torchrun(mode, str(tiny_model_path), str(out))
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [1, 2]
     assert (out / "checkpoint" / "trainer_state.pt").exists()
+    if mode == "rl-lora":
+        from textgym.lora import is_adapter
+
+        assert is_adapter(out / "checkpoint")
     load_model(out / "checkpoint")  # a loadable model

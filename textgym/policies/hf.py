@@ -88,12 +88,17 @@ def check_fits(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
 
 def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
-    clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`)."""
+    clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`; a LoRA
+    adapter folder is merged into its base: see :mod:`textgym.lora`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from textgym.lora import is_adapter, load_adapter
+
     hf_logging.disable_progress_bar()
     check_model_path(path)
+    if is_adapter(path):  # a LoRA adapter folder: its base with the adapter merged in
+        return load_adapter(path, device, dtype)
     check_fits(path, device, dtype)
     if Path(path).is_file():
         model, tokenizer = load_gguf(path, dtype)
@@ -229,7 +234,8 @@ class HFPolicy:
         self.eos_ids = self._eos_ids()
         self.min_shared_prefix = int(min_shared_prefix)
         # transformers 5.x renamed ``past_key_values`` to ``cache``; accept both.
-        params = inspect.signature(self.model.forward).parameters
+        inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else model
+        params = inspect.signature(inner.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 

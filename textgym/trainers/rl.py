@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from textgym.lora import add_lora, is_adapter, load_adapter, trainable_parameters
 from textgym.policies.hf import HFPolicy, check_model_path, load_model
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
@@ -132,6 +133,12 @@ class RLConfig:
     eval_conditions: tuple[str, ...] | None = None
     """The conditions of those evaluations (names or ``NAME=VALUE`` pairs, see
     :func:`textgym.evaluation.evaluate`); None: the env's own evaluation conditions."""
+    lora_rank: int | None = None
+    """Train a LoRA adapter of this rank instead of the whole model (:mod:`textgym.lora`);
+    checkpoints then hold only the adapter, and load on their base model anywhere a model
+    folder does."""
+    lora_alpha: float | None = None
+    """The adapter's scale numerator (None: ``2 * lora_rank``)."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. A resumed
     run repeats the uninterrupted one bit for bit on CPU; on CUDA, kernels that add with
@@ -173,6 +180,12 @@ class RLConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.lora_rank is not None and (
+            isinstance(self.lora_rank, bool)
+            or not isinstance(self.lora_rank, int)
+            or self.lora_rank < 1
+        ):
+            raise ValueError(f"lora_rank must be a whole number >= 1, got {self.lora_rank!r}")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
@@ -363,9 +376,9 @@ def _start(config: RLConfig, resume: bool) -> _Run:
     state = None
     if resume and (ckpt / "trainer_state.pt").exists():
         state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
-    model, tokenizer = load_model(ckpt if state is not None else config.model, device)
+    model, tokenizer = _load(config, ckpt if state is not None else None, device)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay
     )
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -382,6 +395,25 @@ def _start(config: RLConfig, resume: bool) -> _Run:
         int(state["step"]) if state is not None else 0,
         joined,
     )
+
+
+def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, Any]:
+    """The model to train: the checkpoint's when resuming, else ``config.model``, with a
+    fresh LoRA adapter when ``config.lora_rank`` is set."""
+    if checkpoint is not None:
+        if is_adapter(checkpoint) != (config.lora_rank is not None):
+            raise ValueError(
+                f"{checkpoint} holds a run "
+                f"{'with' if is_adapter(checkpoint) else 'without'} a LoRA adapter; resume "
+                f"it {'with' if is_adapter(checkpoint) else 'without'} lora_rank"
+            )
+        if config.lora_rank is not None:
+            return load_adapter(checkpoint, device, trainable=True)
+        return load_model(checkpoint, device)
+    model, tokenizer = load_model(config.model, device)
+    if config.lora_rank is not None:
+        model = add_lora(model, config.lora_rank, config.model, config.lora_alpha, config.seed)
+    return model, tokenizer
 
 
 def plan_step(config: RLConfig, run: _Run, step: int) -> tuple[list[GroupPlan], int]:

@@ -38,7 +38,10 @@ def save_model(
     """Save a model, its tokenizer, its view and anything ``extra`` writes, atomically."""
 
     def write(tmp: Path) -> None:
-        model.save_pretrained(tmp)
+        if hasattr(model, "peft_config"):  # a LoRA adapter: only its own weights
+            model.save_pretrained(tmp, save_embedding_layers=False)
+        else:
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if view is not None:
             save_view(tmp, view)

@@ -191,6 +191,18 @@ def _load_state(state_dir: Path | None, fingerprint: str) -> dict[str, Any] | No
     return state
 
 
+def _weights(model: torch.nn.Module) -> dict[str, Any]:
+    """What an SFT state keeps of the model: everything, or with LoRA only the adapter."""
+    frozen = any(not p.requires_grad for p in model.parameters())
+    if not frozen:
+        return {"model": model.state_dict(), "strict": True}
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {
+        "model": {k: v for k, v in model.state_dict().items() if k in trained},
+        "strict": False,
+    }
+
+
 def sft_train(
     model: torch.nn.Module,
     tokenizer: Any,
@@ -204,7 +216,9 @@ def sft_train(
     The loss of a step is the mean negative log-likelihood over the answer tokens of its
     batch (prompt and padding excluded). With ``state_dir``, the run is saved there after
     every epoch and continued from there when started again (see the module docstring);
-    the returned losses then include those of the earlier epochs.
+    the returned losses then include those of the earlier epochs. Only the parameters
+    that require gradients train: with a LoRA adapter (:func:`textgym.lora.add_lora`) those
+    are the adapter's, and the saved state holds only them.
     """
     from textgym.utils.files import save_atomically
 
@@ -214,8 +228,11 @@ def sft_train(
             "no SFT examples: no teacher episode reached the reward threshold, or none were "
             "played (lower the threshold, play more episodes or use a better teacher)"
         )
+    from textgym.lora import trainable_parameters
+
     device = next(model.parameters()).device
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    params = trainable_parameters(model)  # only the adapter's, with LoRA
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
@@ -224,7 +241,7 @@ def sft_train(
     fingerprint = _fingerprint(turns, config) if state_dir is not None else ""
     state = _load_state(state_dir, fingerprint)
     if state is not None:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["model"], strict=state.get("strict", True))
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         losses, first_epoch = list(state["losses"]), int(state["epoch"])
@@ -245,14 +262,14 @@ def sft_train(
                 raise FloatingPointError(f"SFT loss became {loss.item()} at step {len(losses)}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             opt.step()
             losses.append(float(loss.detach()))
             if on_step is not None:
                 on_step(len(losses), losses[-1])
         if state_dir is not None and epoch + 1 < config.epochs:
             saved = {
-                "model": model.state_dict(),
+                **_weights(model),
                 "optimizer": opt.state_dict(),
                 "generator": gen.get_state(),
                 "epoch": epoch + 1,
