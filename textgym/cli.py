@@ -228,6 +228,11 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         rl1_steps=args.rl1_steps,
         rl2_steps=args.rl2_steps,
         games_per_batch=args.games_per_batch,
+        teacher_games=args.teacher_games,
+        eval_episodes=args.eval_episodes,
+        lora_rank=args.lora,
+        device=args.device,
+        dtype=args.dtype,
     )
     report = run_pipeline(config, progress=not args.quiet)
     print(report.table())
@@ -467,15 +472,32 @@ def _add_pipeline(sub: Any) -> None:
     p_pipe = sub.add_parser(
         "pipeline", help="tiny model -> teacher SFT -> two CISPO rounds -> report"
     )
-    p_pipe.add_argument("--preset", default="default", help="default | quick (about a minute)")
+    p_pipe.add_argument(
+        "--preset",
+        default="default",
+        help="default | quick (about a minute) | smollm2 (the talk's recipe on "
+        "SmolLM2-135M-Instruct with LoRA; python scripts/fetch_smollm2.py first)",
+    )
     p_pipe.add_argument("--out", default=None, help="report folder (default runs/pipeline)")
-    p_pipe.add_argument("--model", default=None, help="start from this saved model folder")
+    p_pipe.add_argument(
+        "--model", default=None, help="start from this saved model folder or .gguf file"
+    )
     p_pipe.add_argument("--teacher", default=None, help="teacher:Q | minimax | openai:MODEL")
     p_pipe.add_argument("--base-url", default=None, help="server of an openai: teacher")
     p_pipe.add_argument("--seed", type=int, default=None)
     p_pipe.add_argument("--rl1-steps", type=int, default=None)
     p_pipe.add_argument("--rl2-steps", type=int, default=None)
     p_pipe.add_argument("--games-per-batch", type=int, default=None)
+    p_pipe.add_argument("--teacher-games", type=int, default=None)
+    p_pipe.add_argument("--eval-episodes", type=int, default=None, help="games per opponent")
+    p_pipe.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
+    p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
+    p_pipe.add_argument(
+        "--dtype",
+        default=None,
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="auto: bfloat16 on a CUDA device that supports it, else float32",
+    )
     p_pipe.add_argument("--quiet", action="store_true", help="no progress lines")
     p_pipe.set_defaults(func=_cmd_pipeline)
 

@@ -86,6 +86,20 @@ def check_fits(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
         )
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_dtype(name: str, device: str) -> torch.dtype:
+    """``auto``: bfloat16 on a CUDA device that supports it, float32 otherwise; or the named
+    dtype (``float32``, ``bfloat16``, ``float16``)."""
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    if name == "auto":
+        cuda = device.startswith("cuda") and torch.cuda.is_available()
+        return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    return getattr(torch, name)
+
+
 def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
     clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`; a LoRA

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from textgym.lora import add_lora, is_adapter, load_adapter, trainable_parameters
-from textgym.policies.hf import HFPolicy, check_model_path, load_model
+from textgym.policies.hf import DTYPES, HFPolicy, check_model_path, load_model, resolve_dtype
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
     Curriculum,
@@ -133,6 +133,10 @@ class RLConfig:
     eval_conditions: tuple[str, ...] | None = None
     """The conditions of those evaluations (names or ``NAME=VALUE`` pairs, see
     :func:`textgym.evaluation.evaluate`); None: the env's own evaluation conditions."""
+    dtype: str = "float32"
+    """Weights' dtype: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (bfloat16 on a
+    CUDA device that supports it, else float32). Log-probs are computed in float32 from
+    the logits either way."""
     lora_rank: int | None = None
     """Train a LoRA adapter of this rank instead of the whole model (:mod:`textgym.lora`);
     checkpoints then hold only the adapter, and load on their base model anywhere a model
@@ -180,6 +184,8 @@ class RLConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.lora_rank is not None and (
             isinstance(self.lora_rank, bool)
             or not isinstance(self.lora_rank, int)
@@ -400,6 +406,7 @@ def _start(config: RLConfig, resume: bool) -> _Run:
 def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, Any]:
     """The model to train: the checkpoint's when resuming, else ``config.model``, with a
     fresh LoRA adapter when ``config.lora_rank`` is set."""
+    dtype = resolve_dtype(config.dtype, device)
     if checkpoint is not None:
         if is_adapter(checkpoint) != (config.lora_rank is not None):
             raise ValueError(
@@ -408,9 +415,9 @@ def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, 
                 f"it {'with' if is_adapter(checkpoint) else 'without'} lora_rank"
             )
         if config.lora_rank is not None:
-            return load_adapter(checkpoint, device, trainable=True)
-        return load_model(checkpoint, device)
-    model, tokenizer = load_model(config.model, device)
+            return load_adapter(checkpoint, device, dtype, trainable=True)
+        return load_model(checkpoint, device, dtype)
+    model, tokenizer = load_model(config.model, device, dtype)
     if config.lora_rank is not None:
         model = add_lora(model, config.lora_rank, config.model, config.lora_alpha, config.seed)
     return model, tokenizer

