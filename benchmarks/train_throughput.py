@@ -17,6 +17,13 @@ Each variant runs in a fresh subprocess (so peak memory is its own): trained tok
 tokens are the ones in the loss), and peak memory (``ru_maxrss`` on CPU,
 ``torch.cuda.max_memory_allocated`` on CUDA). Goal: CISPO overhead <= 20 % of bare time.
 
+``--hidden``, ``--layers`` and ``--dtype`` build a larger model of the same shape from
+its config (random weights; the rollouts are then mostly invalid answers, which is fine
+for timing): the CUDA check of a bigger model in bfloat16 is
+
+    python benchmarks/train_throughput.py --device cuda --dtype bfloat16 --hidden 1024 \
+        --layers 16 --micro-batch-size 64
+
     python benchmarks/train_throughput.py [--games 256] [--repeats 3] [--device cpu]
 """
 
@@ -35,7 +42,7 @@ from pathlib import Path
 import torch
 
 
-def make_batch(model_dir: Path, games: int, out: Path) -> None:
+def make_batch(model_dir: Path, games: int, out: Path, args: argparse.Namespace) -> None:
     """Play the games and pickle the training turns."""
     from textgym.envs.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
     from textgym.models import build_tiny_model
@@ -44,8 +51,14 @@ def make_batch(model_dir: Path, games: int, out: Path) -> None:
     from textgym.trainers.groups import group_advantages
     from textgym.trainers.tokens import episode_tokens
 
-    build_tiny_model(model_dir, hidden_size=64, intermediate_size=128, seed=0)
-    model, tok = load_model(model_dir)
+    build_tiny_model(
+        model_dir,
+        hidden_size=args.hidden,
+        intermediate_size=2 * args.hidden,
+        num_layers=args.layers,
+        seed=0,
+    )
+    model, tok = load_model(model_dir, args.device, _dtype(args))
     policy = HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0)
     seeds = [s for s in range(games // 8) for _ in range(8)]
     episodes = rollout(
@@ -84,13 +97,19 @@ def bare_step(model, optimizer, turns, pad_id, micro_batch_size, device, sort=Tr
     optimizer.step()
 
 
+def _dtype(args: argparse.Namespace) -> torch.dtype:
+    from textgym.policies.hf import resolve_dtype
+
+    return resolve_dtype(args.dtype, args.device)
+
+
 def run_variant(variant: str, model_dir: Path, batch: Path, args: argparse.Namespace) -> dict:
     """Time one variant (in this process) and return its numbers."""
     from textgym.policies.hf import load_model
     from textgym.trainers.step import cispo_step
 
     device = args.device
-    model, tok = load_model(model_dir, device)
+    model, tok = load_model(model_dir, device, _dtype(args))
     turns = pickle.loads(batch.read_bytes())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     tokens = sum(len(t.input_ids) for t in turns)
@@ -141,6 +160,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed steps (median)")
     parser.add_argument("--micro-batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | auto")
+    parser.add_argument("--hidden", type=int, default=64, help="model width")
+    parser.add_argument("--layers", type=int, default=2, help="model depth")
     parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -149,17 +171,19 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, work / "model", work / "turns.pkl", args)))
         return
     work = Path(tempfile.mkdtemp())
-    make_batch(work / "model", args.games, work / "turns.pkl")
+    make_batch(work / "model", args.games, work / "turns.pkl", args)
     results = {}
     for variant in ("bare", "bare-unsorted", "cispo"):
         cmd = [sys.executable, __file__, "--variant", variant, "--work", str(work)]
         cmd += ["--repeats", str(args.repeats), "--device", args.device]
-        cmd += ["--micro-batch-size", str(args.micro_batch_size)]
+        cmd += ["--micro-batch-size", str(args.micro_batch_size), "--dtype", args.dtype]
+        cmd += ["--hidden", str(args.hidden), "--layers", str(args.layers)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
     bare, cispo = results["bare"], results["cispo"]
     print(
-        f"{bare['turns']} turns from {args.games} games, device {args.device}, median of "
+        f"{bare['turns']} turns from {args.games} games, device {args.device}, "
+        f"{args.hidden} wide x {args.layers} layers in {args.dtype}, median of "
         f"{args.repeats} steps"
     )
     print(f"{'variant':<14} {'s/step':>8} {'tokens/s':>10} {'loss tokens/s':>14} {'peak MB':>8}")
