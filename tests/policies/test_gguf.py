@@ -171,3 +171,19 @@ def test_lora_trains_sft_and_a_cispo_step_on_smollm2(smollm2_folder, tmp_path) -
     (record,) = train_rl(config, progress=False)
     assert record["loss/grad_norm"] >= 0.0
     assert is_adapter(tmp_path / "rl" / "checkpoint")
+
+
+def test_a_gguf_of_an_unsupported_architecture_is_one_clear_error(tmp_path) -> None:
+    gguf = pytest.importorskip("gguf", reason="pip install 'textgym[gguf]'")
+    import numpy as np
+
+    path = tmp_path / "odd.gguf"
+    writer = gguf.GGUFWriter(str(path), "notanarch")
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ValueError, match=r"as a GGUF causal LM: .*notanarch is not supported"):
+        load_model(path)

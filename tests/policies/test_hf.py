@@ -117,3 +117,25 @@ def test_a_model_too_large_for_the_memory_is_refused_before_loading(
         load_model(tiny_model_path)
     monkeypatch.setattr(hf, "_available_bytes", lambda device: 4 * params)
     load_model(tiny_model_path)
+
+
+def test_a_folder_without_tokenizer_or_chat_template_is_one_clear_error(
+    tiny_model_path, tmp_path
+) -> None:
+    import json
+    import shutil
+
+    bare = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_model_path, bare)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (bare / name).unlink(missing_ok=True)
+    with pytest.raises(ValueError, match="cannot load a causal LM from"):
+        load_model(bare)
+    plain = tmp_path / "no-template"
+    shutil.copytree(tiny_model_path, plain)
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((plain / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="has no chat template"):
+        load_model(plain)
