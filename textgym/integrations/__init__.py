@@ -1,0 +1,1 @@
+"""Adapters that put textgym envs into other training stacks (each an optional extra)."""
