@@ -43,6 +43,7 @@ def main() -> None:
         output_dir=str(out / "grpo"),
         use_cpu=True,
         loss_type="cispo",
+        epsilon_high=5.0,  # CISPO's cap on the importance weight (TRL's default is 0.2)
         per_device_train_batch_size=32,
         num_generations=8,
         max_completion_length=16,

@@ -44,6 +44,7 @@ def trainer_for(model_path, out, rollout_func, steps=2, **kwargs):
         output_dir=str(out),
         use_cpu=True,
         loss_type="cispo",
+        epsilon_high=5.0,  # CISPO's cap on the importance weight (TRL's default is 0.2)
         per_device_train_batch_size=8,
         num_generations=4,
         max_completion_length=16,
