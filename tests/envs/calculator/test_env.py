@@ -71,6 +71,9 @@ def test_validation_errors_are_answered() -> None:
         obs, reward, terminated, truncated, info = env.step(action)
         assert needle in obs and info["tool_error"], (action, obs)
         assert (reward, terminated, truncated) == (0.0, False, False)
+        # a malformed call is still a call; prose or two calls is neither format
+        formats = needle not in ("several tool calls", "no tool call and no <answer>")
+        assert info["format_ok"] is formats, action
 
 
 @given(a=st.integers(-999, 999), b=st.integers(1, 999), c=st.integers(-99, 99))

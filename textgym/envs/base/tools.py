@@ -311,7 +311,9 @@ class ToolEnv(MultiTurnEnv):
             )
         if len(calls) != 1:
             problem = "several tool calls" if calls else "no tool call and no <answer>"
-            return self._error(f"{problem}; make one tool call or give the final answer")
+            reply = self._error(f"{problem}; make one tool call or give the final answer")
+            reply.info["format_ok"] = False  # neither of the two answer formats
+            return reply
         return self._call(calls[0])
 
     def _error(self, message: str) -> Reply:
