@@ -70,11 +70,17 @@ def lora_targets(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
     ]
 
 
+def check_rank_value(rank: Any, name: str = "lora_rank") -> None:
+    """One clear ValueError unless ``rank`` is a whole number >= 1 (before any model is
+    loaded; :func:`check_lora_rank` also checks it against the model's layers)."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {rank!r}")
+
+
 def check_lora_rank(model: torch.nn.Module, rank: Any) -> None:
     """One clear ValueError unless ``rank`` is a whole number in ``1..min(in, out)`` of
     every target layer (a larger rank adds parameters without adding expressiveness)."""
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"LoRA rank must be a whole number >= 1, got {rank!r}")
+    check_rank_value(rank, "LoRA rank")
     targets = lora_targets(model)
     if not targets:
         raise ValueError("the model has no linear layers to put a LoRA adapter on")

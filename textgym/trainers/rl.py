@@ -33,7 +33,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from textgym.lora import add_lora, is_adapter, load_adapter, trainable_parameters
+from textgym.lora import (
+    add_lora,
+    check_rank_value,
+    is_adapter,
+    load_adapter,
+    trainable_parameters,
+)
 from textgym.policies.hf import DTYPES, HFPolicy, check_model_path, load_model, resolve_dtype
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
@@ -186,12 +192,8 @@ class RLConfig:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.lora_rank is not None and (
-            isinstance(self.lora_rank, bool)
-            or not isinstance(self.lora_rank, int)
-            or self.lora_rank < 1
-        ):
-            raise ValueError(f"lora_rank must be a whole number >= 1, got {self.lora_rank!r}")
+        if self.lora_rank is not None:
+            check_rank_value(self.lora_rank)
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):

@@ -163,12 +163,10 @@ class PipelineConfig:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        if self.lora_rank is not None and (
-            isinstance(self.lora_rank, bool)
-            or not isinstance(self.lora_rank, int)
-            or self.lora_rank < 1
-        ):
-            raise ValueError(f"lora_rank must be a whole number >= 1, got {self.lora_rank!r}")
+        if self.lora_rank is not None:
+            from textgym.lora import check_rank_value
+
+            check_rank_value(self.lora_rank)
         import gymnasium as gym
 
         import textgym  # noqa: F401  (registers the envs)
