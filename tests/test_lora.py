@@ -140,16 +140,6 @@ def test_sft_with_lora_continues_exactly_from_its_saved_epoch(
         assert torch.equal(a, b), name
 
 
-@pytest.fixture(scope="module")
-def warm_model(tiny_model_path, tmp_path_factory):
-    """The tiny model after a full SFT warm-up (LoRA on its random weights learns the
-    format too slowly for a short test), so RL rollouts differ and carry a gradient."""
-    model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(48)))
-    sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=6, batch_size=16, lr=1e-2))
-    return save_model(tmp_path_factory.mktemp("warm") / "model", model, tok)
-
-
 def test_rl_with_lora_checkpoints_the_adapter_and_resumes_exactly(warm_model, tmp_path) -> None:
     folder = warm_model
 

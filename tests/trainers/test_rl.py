@@ -10,22 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
 from textgym.policies.hf import load_model  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
-from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def warm_model(tiny_model_path, tmp_path_factory):
-    """The tiny model after a short SFT warm-up, so rollouts differ and carry a gradient."""
-    model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(48)))
-    sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=6, batch_size=16, lr=1e-2))
-    path = tmp_path_factory.mktemp("warm") / "model"
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
 
 
 def config(model, out, steps):
@@ -98,6 +84,8 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
         ({"replay_options": {"colour": 1}}, "unknown reset option"),
         ({"replay_turns": 0}, "replay_turns"),
         ({"eval_conditions": ("hard",)}, "unknown condition 'hard'"),
+        ({"dtype": "int8"}, "dtype must be one of"),
+        ({"lora_rank": 0}, "lora_rank must be a whole number"),
     ],
 )
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):

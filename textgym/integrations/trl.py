@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from textgym.rollout import Episode
-from textgym.trainers.tokens import episode_tokens, prefix_kept
+from textgym.trainers.tokens import episode_tokens
 
 
 def seed_dataset(n: int, start: int = 0) -> Any:
@@ -61,16 +61,17 @@ def _seed_of(prompt: Any) -> int:
 def episode_sample(episode: Episode) -> dict[str, Any]:
     """One TRL sample of ``episode`` (see the module docstring): ``prompt_ids``,
     ``completion_ids``, ``logprobs``, ``env_mask`` and ``merged``."""
-    turns = episode_tokens(episode, 0.0)  # raises on turns without ids or log-probs
-    merged = len(turns) > 1 and all(prefix_kept(episode))
-    seq = episode_tokens(episode, 0.0, merge=True)[0] if merged else turns[0]
+    # one sequence when merged (or a single turn), else the turns, the first one kept
+    # (raises on turns without ids or log-probs)
+    seqs = episode_tokens(episode, 0.0, merge=True)
+    seq = seqs[0]
     start = len(episode.turns[0].completion.prompt_ids)
     return {
         "prompt_ids": list(seq.input_ids[:start]),
         "completion_ids": list(seq.input_ids[start:]),
         "logprobs": [float(x) for x in seq.old_logprobs[start:]],
         "env_mask": [int(m) for m in seq.loss_mask[start:]],
-        "merged": merged or len(turns) == 1,
+        "merged": len(seqs) == 1,
     }
 
 

@@ -89,11 +89,16 @@ def check_fits(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+def check_dtype(name: str) -> None:
+    """One clear ValueError unless ``name`` is one of :data:`DTYPES`."""
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+
+
 def resolve_dtype(name: str, device: str) -> torch.dtype:
     """``auto``: bfloat16 on a CUDA device that supports it, float32 otherwise; or the named
     dtype (``float32``, ``bfloat16``, ``float16``)."""
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    check_dtype(name)
     if name == "auto":
         cuda = device.startswith("cuda") and torch.cuda.is_available()
         return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32

@@ -40,7 +40,7 @@ from textgym.lora import (
     load_adapter,
     trainable_parameters,
 )
-from textgym.policies.hf import DTYPES, HFPolicy, check_model_path, load_model, resolve_dtype
+from textgym.policies.hf import HFPolicy, check_dtype, check_model_path, load_model, resolve_dtype
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
     Curriculum,
@@ -190,8 +190,7 @@ class RLConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        check_dtype(self.dtype)
         if self.lora_rank is not None:
             check_rank_value(self.lora_rank)
         if self.eval_every < 0:

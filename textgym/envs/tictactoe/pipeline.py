@@ -157,10 +157,9 @@ class PipelineConfig:
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
                 raise ValueError(f"{name} must satisfy 0 <= low <= high <= 1, got {(lo, hi)}")
-        from textgym.policies.hf import DTYPES
+        from textgym.policies.hf import check_dtype
 
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        check_dtype(self.dtype)
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.lora_rank is not None:
