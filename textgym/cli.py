@@ -32,7 +32,14 @@ from textgym.evaluation import (
     summary_table,
 )
 from textgym.policies.by_name import check_policy_name
-from textgym.view import DEFAULT_ENV, View, check_view, load_view, resolve_view
+from textgym.view import (
+    DEFAULT_ENV,
+    View,
+    check_view,
+    load_view,
+    parse_system_prompt,
+    resolve_view,
+)
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -638,6 +645,53 @@ def _add_train(sub: Any) -> None:
     p_rl.set_defaults(func=_cmd_train_rl)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from textgym.integrations.openenv import serve
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    print(
+        f"textgym serve: {args.env} on http://{args.host}:{args.port} (OpenEnv; Ctrl-C stops)",
+        file=sys.stderr,
+    )
+    serve(
+        args.env,
+        args.host,
+        args.port,
+        max_sessions=args.max_sessions,
+        session_timeout=args.session_timeout,
+        system_prompt=parse_system_prompt(args.system_prompt),
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _add_serve(sub: Any) -> None:
+    """The subcommand ``serve``."""
+    p_serve = sub.add_parser(
+        "serve", help="serve any env over OpenEnv's HTTP/WebSocket protocol ([openenv] extra)"
+    )
+    p_serve.add_argument("--env", required=True, help="the env to serve (textgym envs)")
+    p_serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument(
+        "--max-sessions", type=int, default=64, help="sessions open at once (one env each)"
+    )
+    p_serve.add_argument(
+        "--session-timeout",
+        type=float,
+        default=None,
+        help="close a session idle this many seconds (default: only when its client goes)",
+    )
+    p_serve.add_argument(
+        "--system-prompt", default=None, help="env (the env's own) | none | a text"
+    )
+    p_serve.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p_serve.set_defaults(func=_cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``textgym`` command."""
     parser = argparse.ArgumentParser(prog="textgym", description=textgym.__doc__.splitlines()[0])
@@ -651,6 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_new_env(sub)
     _add_model(sub)
     _add_train(sub)
+    _add_serve(sub)
     return parser
 
 
