@@ -11,7 +11,7 @@ too). Printed per step: mean episode return and seconds; then the means and the 
 seconds per step. The two draw different games (different seeds and sampling streams), so
 compare the curves, not single steps.
 
-    python benchmarks/trl_vs_textgym.py [--steps 10] [--games 64] [--lr 1e-3]
+    python benchmarks/trl_vs_textgym.py [--steps 10] [--games 64] [--lr 1e-3] [--seed 0]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def run_textgym(model: Path, out: Path, args: argparse.Namespace) -> list[tuple[
         checkpoint_every=args.steps,
         env_id=ENV,
         device="cpu",
+        seed=args.seed,
     )
     records = train_rl(config, progress=False)
     times = [r["time/elapsed_s"] for r in records]
@@ -93,13 +94,16 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> list[tuple[floa
         report_to=[],
         save_strategy="no",
         disable_tqdm=True,
+        seed=args.seed,
     )
     trainer = GRPOTrainer(
         model=lm,
         processing_class=tok,
         reward_funcs=[episode_return],
         args=config,
-        train_dataset=seed_dataset(args.steps * args.games // 8 + 8, start=1_000_000),
+        train_dataset=seed_dataset(
+            args.steps * args.games // 8 + 8, start=1_000_000 * (args.seed + 1)
+        ),
         rollout_func=make_rollout_func(ENV, history="full", num_envs=args.games),
     )
 
@@ -128,6 +132,9 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=64, help="episodes per step")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--sft-games", type=int, default=400)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds both loops' games and sampling (not the SFT)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
     started = time.perf_counter()
@@ -137,7 +144,7 @@ def main() -> None:
         "textgym": run_textgym(model, work / "textgym", args),
         "trl": run_trl(model, work / "trl", args),
     }
-    print(f"{args.steps} steps of {args.games} episodes, {ENV}, full history")
+    print(f"{args.steps} steps of {args.games} episodes, {ENV}, full history, seed {args.seed}")
     print(f"{'step':>4} {'textgym reward':>15} {'s':>6} {'TRL reward':>11} {'s':>6}")
     for k, (a, b) in enumerate(zip(results["textgym"], results["trl"], strict=True), 1):
         print(f"{k:>4} {a[0]:>15.3f} {a[1]:>6.2f} {b[0]:>11.3f} {b[1]:>6.2f}")
