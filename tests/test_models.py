@@ -7,17 +7,35 @@ import pytest
 pytest.importorskip("torch")
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from textgym.models import build_tiny_model
+from textgym.models import TAG_TOKENS, build_char_tokenizer, build_tiny_model
 
 
 def test_round_trip_through_auto_classes(tiny_model_path) -> None:
     tok = AutoTokenizer.from_pretrained(tiny_model_path)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     assert len(tok) == model.config.vocab_size
-    text = " X | 2 | 3\n---+---+---\n<move>5</move> ~!"
+    text = " X | 2 | 3\n---+---+---\n"
     ids = tok(text).input_ids
     assert len(ids) == len(text)  # one token per character
     assert tok.decode(ids) == text  # no spaces inserted, whitespace kept
+
+
+def test_answer_tags_are_single_tokens_that_decode_as_text(tiny_model_path, tmp_path) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model_path)
+    answer = "<think>2</think><move>5</move>"
+    ids = tok(answer).input_ids
+    assert [tok.decode([i]) for i in ids] == ["<think>", "2", "</think>", "<move>", "5", "</move>"]
+    assert tok.decode(ids, skip_special_tokens=True) == answer
+    for tag in TAG_TOKENS:
+        assert len(tok(tag).input_ids) == 1
+    # a tag inside other text splits there; the rest stays one token per character
+    assert tok.decode(tok("a<move>b</move>c").input_ids) == "a<move>b</move>c"
+    assert len(tok("a<move>b</move>c").input_ids) == 5
+    # characters only, on request
+    plain = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "plain", tag_tokens=()))
+    assert len(plain(answer).input_ids) == len(answer)
+    with pytest.raises(ValueError, match="tag token"):
+        build_char_tokenizer(["<"])
 
 
 def test_chat_template_is_chatml(tiny_model_path) -> None:
