@@ -241,6 +241,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         lora_rank=args.lora,
         device=args.device,
         dtype=args.dtype,
+        tag_tokens=True if args.tag_tokens else None,
     )
     report = run_pipeline(config, progress=not args.quiet)
     print(report.table())
@@ -506,6 +507,11 @@ def _add_pipeline(sub: Any) -> None:
         default=None,
         choices=("auto", "float32", "bfloat16", "float16"),
         help="auto: bfloat16 on a CUDA device that supports it, else float32",
+    )
+    p_pipe.add_argument(
+        "--tag-tokens",
+        action="store_true",
+        help="the tiny tokenizer's answer tags as single tokens (3 tokens per answer, not 14)",
     )
     p_pipe.add_argument("--quiet", action="store_true", help="no progress lines")
     p_pipe.set_defaults(func=_cmd_pipeline)

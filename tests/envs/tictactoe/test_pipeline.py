@@ -41,6 +41,10 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path, monkeypatch) -> 
     assert all(r.games == 6 for r in report.rows)
     perfect = next(r for r in report.rows if r.stage == "perfect" and r.opponent == "optimal")
     assert perfect.loss == 0.0 and perfect.format == 100.0
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out / "base")
+    assert len(tok("<move>5</move>").input_ids) == 14  # characters (tag_tokens off)
     text = (out / "report.md").read_text()
     assert "| RL2 | optimal | 6 |" in text
     assert (out / "results-optimal.png").exists() and "results-optimal.png" in text
@@ -198,3 +202,19 @@ def test_the_smollm2_preset_says_how_to_get_the_model(tmp_path, monkeypatch) -> 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=r"scripts/fetch_smollm2\.py"):
         preset_config("smollm2")
+
+
+def test_tag_tokens_flag_reaches_the_config(tmp_path, monkeypatch) -> None:
+    """``textgym pipeline --tag-tokens`` builds the tiny model with single-token tags."""
+    from textgym.envs.tictactoe import pipeline
+
+    seen = []
+
+    def fake_run(config, progress=True):
+        seen.append(config)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    assert main(["pipeline", "--tag-tokens", "--out", str(tmp_path / "a")]) == 2
+    assert main(["pipeline", "--out", str(tmp_path / "b")]) == 2
+    assert [c.tag_tokens for c in seen] == [True, False]
