@@ -241,7 +241,8 @@ def evaluate(
             same episodes.
         out: append one JSON line per finished episode here.
         resume: skip the episodes of this policy, condition and env already in ``out``.
-        history, system_prompt: what the policy sees (see :func:`textgym.rollout.rollout`).
+        history: what the policy sees each turn (see :func:`textgym.rollout.rollout`).
+        system_prompt: the system message the policy sees (None: the env's own).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
