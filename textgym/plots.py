@@ -92,11 +92,21 @@ TRAINING_PANELS = (
 )
 
 
-def plot_training(metrics_path: str | Path, path: str | Path) -> Path:
-    """The four curves people watch (total, format, outcome reward; invalid penalty) vs step."""
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The trailing mean of the last ``window`` values at each point (fewer at the start);
+    NaN values (a step without that metric) are skipped, and a point with none is NaN."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a whole number >= 1, got {window!r}")
+    out = []
+    for i in range(len(values)):
+        seen = [v for v in values[max(0, i - window + 1) : i + 1] if v == v]
+        out.append(sum(seen) / len(seen) if seen else float("nan"))
+    return out
+
+
+def _read_metrics(metrics_path: str | Path) -> list[dict]:
     import json
 
-    plt = _pyplot()
     records = []
     for line in Path(metrics_path).read_text().splitlines():
         try:
@@ -105,15 +115,63 @@ def plot_training(metrics_path: str | Path, path: str | Path) -> Path:
             continue
     if not records:
         raise ValueError(f"no metrics in {metrics_path}")
+    return records
+
+
+def training_figure(records: Sequence[dict], window: int | None = None):  # -> Figure
+    """The four reward curves vs step, each raw (faint) and as a moving average (bold,
+    ``window`` steps; default a tenth of the run, at least 1), with the periodic greedy
+    evaluations (``eval/<condition>/reward``) as markers on the total reward."""
+    plt = _pyplot()
     steps = [r["step"] for r in records]
+    window = window if window is not None else max(1, len(records) // 10)
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
     for ax, (key, title) in zip(axes.flat, TRAINING_PANELS, strict=True):
-        ax.plot(steps, [r.get(key, float("nan")) for r in records], color="#1f77b4")
+        raw = [float(r.get(key, float("nan"))) for r in records]
+        ax.plot(steps, raw, color="#1f77b4", alpha=0.3, linewidth=1, label="per step")
+        ax.plot(
+            steps,
+            moving_average(raw, window),
+            color="#1f77b4",
+            linewidth=2,
+            label=f"mean of {window} steps",
+        )
         ax.set_title(title)
         ax.grid(alpha=0.3)
+    conditions = sorted(
+        {
+            k.split("/")[1]
+            for r in records
+            for k in r
+            if k.startswith("eval/") and k.endswith("/reward")
+        }
+    )
+    total = axes.flat[0]
+    for i, condition in enumerate(conditions):
+        key = f"eval/{condition}/reward"
+        points = [(r["step"], float(r[key])) for r in records if key in r]
+        total.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o",
+            linestyle="--",
+            color=EVAL_COLORS[i % len(EVAL_COLORS)],
+            label=f"greedy vs {condition}",
+        )
+    total.legend(fontsize=7, loc="best")
     for ax in axes[1]:
         ax.set_xlabel("step")
     fig.tight_layout()
+    return fig
+
+
+EVAL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+
+def plot_training(metrics_path: str | Path, path: str | Path, window: int | None = None) -> Path:
+    """:func:`training_figure` of a run's ``metrics.jsonl``, saved as a PNG at ``path``."""
+    plt = _pyplot()
+    fig = training_figure(_read_metrics(metrics_path), window)
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)
