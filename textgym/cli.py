@@ -267,7 +267,9 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.policies.hf import check_model_path, load_model
     from textgym.trainers.saving import check_writable, save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
+    from textgym.trainers.trackers import fan_out, make_trackers
 
+    make_trackers(args.log, Path(args.out), check_only=True)
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if args.games < 1:
         raise ValueError(f"--games must be >= 1, got {args.games}")
@@ -302,7 +304,14 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     )
     if (state_dir / "sft_state.pt").exists():
         print(f"continuing from the epochs saved in {state_dir}", file=sys.stderr)
-    losses = sft_train(model, tok, turns, config, state_dir=state_dir)
+    trackers = make_trackers(args.log, out.with_name(out.name + ".logs"), prefix="sft/")
+    hook = fan_out(trackers)
+    on_step = None if hook is None else (lambda i, loss: hook({"step": i, "loss": loss}))
+    try:
+        losses = sft_train(model, tok, turns, config, on_step=on_step, state_dir=state_dir)
+    finally:
+        for tracker in trackers:
+            tracker.close()
     save_model(out, model, tok, view)
     shutil.rmtree(state_dir, ignore_errors=True)
     print(f"final loss {losses[-1]:.4f}; model saved to {args.out} (view: {view.to_json()})")
@@ -312,7 +321,9 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 def _cmd_train_rl(args: argparse.Namespace) -> int:
     from textgym.policies.hf import check_model_path
     from textgym.trainers.rl import RLConfig, train_rl
+    from textgym.trainers.trackers import fan_out, make_trackers
 
+    make_trackers(args.log, args.out, check_only=True)
     check_model_path(args.model, "--model")
     from textgym.trainers.saving import check_writable
 
@@ -345,7 +356,12 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         lora_rank=args.lora,
         seed=args.seed,
     )
-    train_rl(config, resume=args.resume, progress=not args.quiet)
+    trackers = make_trackers(args.log, args.out)
+    try:
+        train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=fan_out(trackers))
+    finally:
+        for tracker in trackers:
+            tracker.close()
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
     return 0
 
@@ -605,6 +621,14 @@ def _add_train(sub: Any) -> None:
     p_sft.add_argument("--lr", type=float, default=3e-3)
     p_sft.add_argument("--seed", type=int, default=0)
     p_sft.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
+    p_sft.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        choices=["tensorboard"],
+        help="also send the metrics here (tensorboard: OUT.logs/tensorboard; "
+        "pip install 'textgym[tensorboard]')",
+    )
     p_sft.set_defaults(func=_cmd_train_sft)
 
     p_rl = stages.add_parser("rl", help="CISPO with a stratified curriculum")
@@ -648,6 +672,14 @@ def _add_train(sub: Any) -> None:
     p_rl.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
+    p_rl.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        choices=["tensorboard"],
+        help="also send the metrics here (tensorboard: OUT/tensorboard; "
+        "pip install 'textgym[tensorboard]')",
+    )
     p_rl.set_defaults(func=_cmd_train_rl)
 
 

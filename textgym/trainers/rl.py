@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -493,8 +494,16 @@ def update_step(
     return losses, share_of_groups_with_variance(rewards, groups)
 
 
-def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> list[dict]:
+def train_rl(
+    config: RLConfig,
+    resume: bool = False,
+    progress: bool = True,
+    on_metrics: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict]:
     """Run (or resume) RL training; return the metrics of the steps run in this call.
+
+    ``on_metrics`` gets each step's metrics once they are in ``metrics.jsonl`` (rank 0
+    only): the hook for experiment trackers (:mod:`textgym.trainers.trackers`).
 
     Under ``torchrun --nproc_per_node N`` every rank plays its share of each batch's groups
     and the gradient is all-reduced (DDP; gloo on CPU, NCCL on GPU); rank 0 writes the
@@ -530,6 +539,8 @@ def train_rl(config: RLConfig, resume: bool = False, progress: bool = True) -> l
             record["time/elapsed_s"] = time.perf_counter() - started
             if run.rank == 0:
                 _log_step(config, run, record, metrics_path, progress)
+                if on_metrics is not None:
+                    on_metrics(record)
             history.append(record)
     except KeyboardInterrupt:
         if run.rank == 0 and step > run.start_step and history and history[-1]["step"] == step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -141,20 +142,30 @@ def test_train_sft_then_rl_from_the_command_line(tiny_model_path, tmp_path, caps
     warm = tmp_path / "warm"
     argv = ["train", "sft", "--model", str(tiny_model_path), "--out", str(warm)]
     view = ["--env", "TextTicTacToe-LLM-Letters-v0", "--system-prompt", "none", "--history", "last"]
-    assert main([*argv, *view, "--teacher", "teacher:0.7", "--games", "20", "--epochs", "1"]) == 0
+    sft = [*argv, *view, "--teacher", "teacher:0.7", "--games", "20", "--epochs", "1"]
+    assert main([*sft, "--log", "tensorboard"]) == 0
     assert "model saved" in capsys.readouterr().out
     run = tmp_path / "rl"
     argv = ["train", "rl", "--model", str(warm), "--out", str(run), "--steps", "1"]
-    assert main([*argv, "--games-per-batch", "8", "--group-size", "4", "--eval-every", "1"]) == 0
+    small = ["--games-per-batch", "8", "--group-size", "4", "--log", "tensorboard"]
+    assert main([*argv, *small, "--eval-every", "1"]) == 0
     record = json.loads((run / "metrics.jsonl").read_text())
     assert record["step"] == 1 and "eval/optimal/loss" in record
     recorded = json.loads((run / "checkpoint" / "textgym_view.json").read_text())
     assert recorded == json.loads((warm / "textgym_view.json").read_text())  # RL kept SFT's view
     assert recorded["env_id"] == "TextTicTacToe-LLM-Letters-v0" and recorded["history"] == "last"
     assert recorded["system_prompt"] == ""
-    assert main([*argv[:-1], "2", "--games-per-batch", "8", "--group-size", "4", "--resume"]) == 0
-    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2]
+    assert main([*argv[:-1], "2", *small, "--resume"]) == 0
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2]
+    if importlib.util.find_spec("tensorboard") is not None:  # --log tensorboard: same numbers
+        from tests.trainers.test_trackers import scalars
+
+        board = scalars(run / "tensorboard")
+        want = [(r["step"], pytest.approx(r["reward/total"])) for r in lines]
+        assert board["reward/total"] == want
+        assert "eval/optimal/loss" in board
+        assert [s for s, _ in scalars(tmp_path / "warm.logs" / "tensorboard")["sft/loss"]] == [1]
 
 
 @pytest.mark.real_model
