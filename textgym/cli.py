@@ -195,7 +195,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                     num_envs=args.num_envs,
                     temperature=args.temperature,
                     max_new_tokens=view.max_new_tokens,
-                    progress=args.progress,
+                    progress=not args.quiet,
                     base_url=args.base_url,
                     history=view.history,
                     system_prompt=view.system_prompt,
@@ -308,7 +308,9 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     hook = fan_out(trackers)
     on_step = None if hook is None else (lambda i, loss: hook({"step": i, "loss": loss}))
     try:
-        losses = sft_train(model, tok, turns, config, on_step=on_step, state_dir=state_dir)
+        losses = sft_train(
+            model, tok, turns, config, on_step=on_step, state_dir=state_dir, progress=not args.quiet
+        )
     finally:
         for tracker in trackers:
             tracker.close()
@@ -456,7 +458,12 @@ def _add_eval(sub: Any) -> None:
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
     p_eval.add_argument("--plot", default=None, help="write a bar chart PNG here")
-    p_eval.add_argument("--progress", action="store_true", help="print progress to stderr")
+    p_eval.add_argument(
+        "--progress",
+        action="store_true",
+        help="(the default now) a progress bar on a terminal",
+    )
+    p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
     p_eval.set_defaults(func=_cmd_eval)
 
 
@@ -621,6 +628,7 @@ def _add_train(sub: Any) -> None:
     p_sft.add_argument("--lr", type=float, default=3e-3)
     p_sft.add_argument("--seed", type=int, default=0)
     p_sft.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
+    p_sft.add_argument("--quiet", action="store_true", help="no progress bar")
     p_sft.add_argument(
         "--log",
         action="append",

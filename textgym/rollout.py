@@ -9,7 +9,6 @@ components.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -18,6 +17,7 @@ import gymnasium as gym
 
 import textgym  # noqa: F401  (registers the envs)
 from textgym.policies.base import Completion, Conversation, Policy
+from textgym.utils.progress import progress_bar
 from textgym.wrappers.chat import ChatHistory
 
 _INFO_DROP = frozenset({"messages"})
@@ -93,7 +93,7 @@ def rollout(
         num_envs: episodes played at once (one policy call per round for all of them).
         options: per-episode ``reset`` options (e.g. ``{"random_move_prob": 0.3}``).
         on_episode: called with each episode as soon as it finishes (e.g. to append JSONL).
-        progress: print a progress line to stderr.
+        progress: show a progress bar (episodes, rate, ETA) on a terminal's stderr.
         max_turns: an episode still running after this many answers is truncated.
         history: what the policy sees each turn: the ``"full"`` conversation so far, or
             only the system prompt and the ``"last"`` observation (enough for Markov games
@@ -115,6 +115,7 @@ def rollout(
     queue = list(range(len(seeds)))[::-1]
     active: dict[int, Episode] = {}
     finished: list[Episode] = []
+    bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
 
     def start(slot: int) -> None:
         if not queue:
@@ -151,10 +152,8 @@ def rollout(
                 if on_episode is not None:
                     on_episode(episode)
                 start(slot)
-        if progress:
-            print(f"\rrollout: {len(finished)}/{len(seeds)} episodes", end="", file=sys.stderr)
-    if progress:
-        print(file=sys.stderr)
+        bar.update(len(finished) - bar.n)
+    bar.close()
     for env in slots:
         env.close()
     return sorted(finished, key=lambda e: e.index)

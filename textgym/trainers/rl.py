@@ -55,6 +55,7 @@ from textgym.trainers.replay import lost_positions
 from textgym.trainers.saving import check_writable, recover, save_model, write_text_atomically
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens, prefix_report
+from textgym.utils.progress import progress_bar, shows_bars
 from textgym.view import View
 
 
@@ -516,6 +517,8 @@ def train_rl(
     history: list[dict] = []
     step = run.start_step
     started = time.perf_counter()
+    bars = progress and run.rank == 0 and shows_bars()
+    bar = progress_bar(config.steps - run.start_step, "rl", unit="step", enabled=bars)
     try:
         for step in range(run.start_step + 1, config.steps + 1):
             plan, replayed = plan_step(config, run, step)
@@ -538,7 +541,9 @@ def train_rl(
             record = _mean_over_ranks(record, run.world)
             record["time/elapsed_s"] = time.perf_counter() - started
             if run.rank == 0:
-                _log_step(config, run, record, metrics_path, progress)
+                _log_step(config, run, record, metrics_path, progress and not bars)
+                bar.update(1)
+                bar.set_postfix_str(_summary(record))
                 if on_metrics is not None:
                     on_metrics(record)
             history.append(record)
@@ -551,6 +556,7 @@ def train_rl(
             f"{exc} at step {step}; the last good checkpoint is in {_checkpoint_dir(config)} "
             f"(continue with resume=True, perhaps with a lower lr)"
         ) from None
+    bar.close()
     if run.rank == 0:
         _plot(metrics_path, Path(config.out_dir) / "training.png")
     _leave(run)
@@ -572,18 +578,22 @@ def _log_step(
         save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
 
 
-def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> None:
-    elapsed = record["time/elapsed_s"]
-    eta = elapsed / done * (total - done)
-    line = (
-        f"step {record['step']}/{config.steps} reward {record['reward/total']:.3f} "
-        f"var {record['rollout/groups_with_variance']:.2f} "
-        f"[{elapsed:.0f}s, eta {eta:.0f}s]"
-    )
+def _summary(record: dict) -> str:
+    """The step's reward, reward variance and greedy evaluations, in one short line."""
+    line = f"reward {record['reward/total']:.3f} var {record['rollout/groups_with_variance']:.2f}"
     evals = [k for k in record if k.startswith("eval/") and k.endswith("/reward")]
     if evals:
         line += " | greedy reward " + ", ".join(f"{k.split('/')[1]} {record[k]:.3f}" for k in evals)
-    print(line, flush=True)
+    return line
+
+
+def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> None:
+    """The progress line printed when no bar shows (a log file, a pipe)."""
+    elapsed = record["time/elapsed_s"]
+    eta = elapsed / done * (total - done)
+    reward, _, evals = _summary(record).partition(" | ")
+    line = f"step {record['step']}/{config.steps} {reward} [{elapsed:.0f}s, eta {eta:.0f}s]"
+    print(line + (f" | {evals}" if evals else ""), flush=True)
 
 
 def _plot(metrics_path: Path, png: Path) -> None:

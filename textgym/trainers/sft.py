@@ -210,8 +210,11 @@ def sft_train(
     config: SFTConfig | None = None,
     on_step: Callable[[int, float], None] | None = None,
     state_dir: str | Path | None = None,
+    progress: bool = False,
 ) -> list[float]:
     """Train ``model`` to maximise the log-likelihood of the answer tokens; return losses.
+
+    ``progress`` shows a bar (steps, rate, ETA, loss) on a terminal's stderr.
 
     The loss of a step is the mean negative log-likelihood over the answer tokens of its
     batch (prompt and padding excluded). With ``state_dir``, the run is saved there after
@@ -221,6 +224,7 @@ def sft_train(
     are the adapter's, and the saved state holds only them.
     """
     from textgym.utils.files import save_atomically
+    from textgym.utils.progress import progress_bar
 
     config = config or SFTConfig()
     if not turns:
@@ -246,6 +250,8 @@ def sft_train(
         gen.set_state(state["generator"])
         losses, first_epoch = list(state["losses"]), int(state["epoch"])
     total = config.epochs * -(-len(turns) // config.batch_size)
+    bar = progress_bar(total, "sft", unit="step", enabled=progress)
+    bar.update(len(losses))
     model.train()
     for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(turns), generator=gen).tolist()
@@ -265,6 +271,8 @@ def sft_train(
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             opt.step()
             losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix_str(f"loss {losses[-1]:.4f}")
             if on_step is not None:
                 on_step(len(losses), losses[-1])
         if state_dir is not None and epoch + 1 < config.epochs:
@@ -277,5 +285,6 @@ def sft_train(
                 "fingerprint": fingerprint,
             }
             save_atomically(state_dir, lambda tmp, saved=saved: torch.save(saved, tmp / _STATE))
+    bar.close()
     model.eval()
     return losses

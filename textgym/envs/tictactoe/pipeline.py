@@ -625,8 +625,12 @@ class _Run:
             _log(f"SFT on {len(kept)}/{len(games)} games it did not lose ({len(turns)} turns)")
             total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
 
+            from textgym.utils.progress import shows_bars
+
+            lines = self.progress and not shows_bars()  # a bar on a terminal, else lines
+
             def on_step(i: int, loss: float) -> None:
-                if self.progress and (i % 50 == 0 or i == total):
+                if lines and (i % 50 == 0 or i == total):
                     _log(f"sft step {i}/{total} loss {loss:.4f}")
 
             settings = SFTConfig(
@@ -636,7 +640,15 @@ class _Run:
                 seed=config.seed,
             )
             partial = self.out / "sft.partial"  # epochs done so far, for a rerun
-            losses = sft_train(model, tok, turns, settings, on_step=on_step, state_dir=partial)
+            losses = sft_train(
+                model,
+                tok,
+                turns,
+                settings,
+                on_step=on_step,
+                state_dir=partial,
+                progress=self.progress,
+            )
             view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
             write_text_atomically(self.out / "sft_losses.json", json.dumps(losses))
             save_model(sft, model, tok, view)
