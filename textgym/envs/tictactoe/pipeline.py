@@ -36,6 +36,7 @@ from textgym.utils.files import (
     repair_jsonl,
     write_text_atomically,
 )
+from textgym.utils.tables import markdown_table
 
 #: The system message of the tiny model: none. It starts from random weights and cannot
 #: read the env's English rules; without a system message a turn is about 50 tokens
@@ -323,30 +324,51 @@ class PipelineReport:
 
     def audit_table(self) -> str:
         """The board audits as a Markdown table."""
-        lines = [
-            "| player | positions | legal % | optimal % "
-            "| perfect-play positions | mistakes | loss % |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        header = [
+            "player",
+            "positions",
+            "legal %",
+            "optimal %",
+            "perfect-play positions",
+            "mistakes",
+            "loss %",
         ]
-        for a in self.audits:
-            lines.append(
-                f"| {a.stage} | {a.positions} | {a.legal:.1f} | {a.optimal:.1f} "
-                f"| {a.lines_positions} | {a.lines_mistakes} | {a.lines_loss:.2f} |"
-            )
-        return "\n".join(lines)
+        rows = [
+            [
+                a.stage,
+                str(a.positions),
+                f"{a.legal:.1f}",
+                f"{a.optimal:.1f}",
+                str(a.lines_positions),
+                str(a.lines_mistakes),
+                f"{a.lines_loss:.2f}",
+            ]
+            for a in self.audits
+        ]
+        return markdown_table(rows, header)
 
     def table(self) -> str:
         """The results as a Markdown table."""
-        head = (
-            "| player | opponent | games | win % | draw % | loss % | format % | invalid answers % |"
-        )
-        lines = [head, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for r in self.rows:
-            lines.append(
-                f"| {r.stage} | {r.opponent} | {r.games} | {r.win:.1f} | {r.draw:.1f} | "
-                f"{r.loss:.1f} | {r.format:.1f} | {r.invalid:.1f} |"
-            )
-        return "\n".join(lines)
+        header = [
+            "player",
+            "opponent",
+            "games",
+            "win %",
+            "draw %",
+            "loss %",
+            "format %",
+            "invalid answers %",
+        ]
+        rows = [
+            [
+                r.stage,
+                r.opponent,
+                str(r.games),
+                *(f"{v:.1f}" for v in (r.win, r.draw, r.loss, r.format, r.invalid)),
+            ]
+            for r in self.rows
+        ]
+        return markdown_table(rows, header)
 
 
 def _peak_memory_mib(device: str) -> dict[str, float]:
