@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rollout_throughput import TimedPolicy  # this folder's script: counts tokens and answers
+
 import textgym  # noqa: F401
 from textgym.envs.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
 from textgym.envs.tictactoe.players import teacher_policy
@@ -30,24 +32,6 @@ from textgym.models import TAG_TOKENS, build_tiny_model
 from textgym.policies.hf import HFPolicy, load_model
 from textgym.rollout import rollout
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
-
-
-class Counting:
-    """Counts the answers and generated tokens of a policy."""
-
-    def __init__(self, policy: HFPolicy) -> None:
-        self.policy = policy
-        self.answers = 0
-        self.tokens = 0
-        self.seconds = 0.0
-
-    def complete(self, conversations):
-        start = time.perf_counter()
-        out = self.policy.complete(conversations)
-        self.seconds += time.perf_counter() - start
-        self.answers += len(out)
-        self.tokens += sum(len(c.completion_ids) for c in out)
-        return out
 
 
 def measure(name: str, tags: tuple[str, ...], work: Path, args: argparse.Namespace) -> dict:
@@ -61,7 +45,7 @@ def measure(name: str, tags: tuple[str, ...], work: Path, args: argparse.Namespa
         system_prompt=SYSTEM_PROMPT,
     )
     sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=args.epochs, lr=1e-2))
-    policy = Counting(HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0))
+    policy = TimedPolicy(HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0))
     start = time.perf_counter()
     games = rollout(
         policy,

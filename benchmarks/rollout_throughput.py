@@ -27,18 +27,21 @@ from textgym.rollout import rollout
 
 
 class TimedPolicy:
-    """Wraps a policy and accumulates the time spent inside ``complete``."""
+    """Wraps a policy and accumulates the time spent inside ``complete``, the tokens it
+    generated and the answers it gave."""
 
     def __init__(self, policy: HFPolicy) -> None:
         self.policy = policy
         self.seconds = 0.0
         self.tokens = 0
+        self.answers = 0
 
     def complete(self, conversations):
         start = time.perf_counter()
         out = self.policy.complete(conversations)
         self.seconds += time.perf_counter() - start
         self.tokens += sum(len(c.completion_ids) for c in out)
+        self.answers += len(out)
         return out
 
 

@@ -600,6 +600,20 @@ _LORA_HELP = (
 )
 
 
+def _add_log_option(parser: argparse.ArgumentParser, where: str) -> None:
+    """``--log TRACKER`` (repeatable): send the training metrics there too."""
+    from textgym.trainers.trackers import TRACKERS
+
+    parser.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        choices=list(TRACKERS),
+        help=f"also send the metrics here (tensorboard: {where}; "
+        "pip install 'textgym[tensorboard]')",
+    )
+
+
 def _add_train(sub: Any) -> None:
     """The subcommands ``train sft`` and ``train rl``."""
     p_train = sub.add_parser("train", help="run one training stage alone, on any env")
@@ -629,14 +643,7 @@ def _add_train(sub: Any) -> None:
     p_sft.add_argument("--seed", type=int, default=0)
     p_sft.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_sft.add_argument("--quiet", action="store_true", help="no progress bar")
-    p_sft.add_argument(
-        "--log",
-        action="append",
-        default=[],
-        choices=["tensorboard"],
-        help="also send the metrics here (tensorboard: OUT.logs/tensorboard; "
-        "pip install 'textgym[tensorboard]')",
-    )
+    _add_log_option(p_sft, "OUT.logs/tensorboard")
     p_sft.set_defaults(func=_cmd_train_sft)
 
     p_rl = stages.add_parser("rl", help="CISPO with a stratified curriculum")
@@ -680,14 +687,7 @@ def _add_train(sub: Any) -> None:
     p_rl.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
-    p_rl.add_argument(
-        "--log",
-        action="append",
-        default=[],
-        choices=["tensorboard"],
-        help="also send the metrics here (tensorboard: OUT/tensorboard; "
-        "pip install 'textgym[tensorboard]')",
-    )
+    _add_log_option(p_rl, "OUT/tensorboard")
     p_rl.set_defaults(func=_cmd_train_rl)
 
 

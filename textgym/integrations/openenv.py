@@ -52,6 +52,7 @@ from openenv.core.env_server.types import EnvironmentMetadata
 from pydantic import Field
 
 import textgym
+from textgym.wrappers.chat import stack_system_prompt
 
 _DROP_INFO = frozenset({"messages"})
 
@@ -137,12 +138,7 @@ class TextgymEnvironment(Environment[TextAction, TextObservation, TextState]):
     @property
     def system_prompt(self) -> str:
         """The system message a client should show the model."""
-        if self._system_prompt is not None:
-            return self._system_prompt
-        try:
-            return str(self.env.get_wrapper_attr("system_prompt"))
-        except AttributeError:
-            return ""
+        return stack_system_prompt(self.env, self._system_prompt)
 
     def reset(
         self,

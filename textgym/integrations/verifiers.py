@@ -38,6 +38,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 
 import textgym  # noqa: F401  (registers the built-in envs)
+from textgym.wrappers.chat import stack_system_prompt
 
 DEFAULT_ENV = "TextTicTacToe-LLM-v0"
 TASKSET_ID = "textgym-verifiers"
@@ -90,10 +91,7 @@ class TextgymTaskset(vf.Taskset[TextgymTask, TextgymTasksetConfig]):
         config = self.config
         _check(config)
         env = gym.make(config.env_id)
-        try:
-            system = str(env.get_wrapper_attr("system_prompt"))
-        except AttributeError:
-            system = ""
+        system = stack_system_prompt(env)
         try:
             for seed in range(config.seed_start, config.seed_start + config.num_episodes):
                 obs, _ = env.reset(seed=seed, options=config.options)

@@ -81,7 +81,7 @@ def make_trackers(
             )
     if check_only:
         return []
-    return [TensorBoardLogger(Path(out_dir) / "tensorboard", prefix) for _ in set(names)]
+    return [TensorBoardLogger(Path(out_dir) / "tensorboard", prefix)] if names else []
 
 
 def fan_out(hooks: Sequence[MetricsHook | None]) -> MetricsHook | None:

@@ -11,6 +11,17 @@ from textgym.wrappers.common import refuse_double_wrap
 Message = dict[str, str]
 
 
+def stack_system_prompt(env: gym.Env, override: str | None = None) -> str:
+    """``override`` when given, else the ``system_prompt`` the wrapper stack of ``env``
+    exposes (its rules and answer format), else ``""``."""
+    if override is not None:
+        return override
+    try:
+        return str(env.get_wrapper_attr("system_prompt"))
+    except AttributeError:
+        return ""
+
+
 class ChatHistory(gym.Wrapper[str, str, str, str]):
     """Record the episode as chat messages: system prompt, user turns, assistant answers.
 
@@ -44,12 +55,7 @@ class ChatHistory(gym.Wrapper[str, str, str, str]):
     @property
     def system_prompt(self) -> str:
         """The system message of the conversation."""
-        if self._system_prompt is not None:
-            return self._system_prompt
-        try:
-            return str(self.env.get_wrapper_attr("system_prompt"))
-        except AttributeError:
-            return ""
+        return stack_system_prompt(self.env, self._system_prompt)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
