@@ -120,13 +120,46 @@ class CalculatorTask:
 class TextCalculatorEnv(CalculatorTask, ToolEnv):
     """Multi-step arithmetic word problems; a ``calculate`` tool; reward 1 for the exact answer.
 
-    Each problem needs a multiplication, a subtraction and a division of numbers too big for
-    easy mental arithmetic; the answer is a whole number. Problems whose answer appears
-    in the problem text are never drawn.
+    ## Description
+    Each problem needs a multiplication, a subtraction and a division of numbers too big
+    for easy mental arithmetic; the answer is a whole number. Problems whose answer
+    appears in the problem text are never drawn. The ``calculate`` tool evaluates an
+    expression with ``+ - * / // %`` and parentheses.
 
-    The reset option ``steps`` (1-3, the curriculum) stops the problem after the product
-    (1) or the difference (2); the same seed draws the same numbers at every ``steps``.
-    Episode metrics: ``correct``, ``answered``, ``tool_calls`` and ``tool_errors``.
+    ## Action Space
+    ``Text`` (up to 8192 characters; any ``str`` is accepted): one tool call,
+    ``<tool_call>{"name": "calculate", "arguments": {"expression": "24*19"}}</tool_call>``,
+    or the final ``<answer>...</answer>`` (each after an optional ``<think>`` block).
+
+    ## Observation Space
+    ``Text`` (up to 4096 characters): the problem at reset, then each tool call's result
+    (``Result of calculate: 456``) or the error it made. ``system_prompt`` holds the
+    tool's JSON schema and the two answer formats.
+
+    ## Rewards
+    On the final answer: 1.0 for the exact number (commas and spaces ignored), else 0.0;
+    0.0 for every tool call.
+
+    ## Episode End
+    Terminated by a final answer; truncated after ``max_turns`` answers without one.
+
+    ## Arguments
+    * ``max_turns``: answers allowed, tool calls included (8).
+    * ``tool_timeout``: seconds a tool call may run before it is stopped (5.0).
+    * ``render_mode``: None or ``"ansi"``.
+
+    ## Reset Options
+    ``steps`` (1-3, the curriculum) stops the problem after the product (1) or the
+    difference (2); the same seed draws the same numbers at every ``steps``.
+
+    ## Info
+    ``turn``, ``format_ok``, ``reward_components``, ``tool`` (the tool called),
+    ``tool_error`` (the call's error, or None); at the
+    end ``expected`` and ``episode_metrics``: ``correct``, ``answered``, ``tool_calls`` and
+    ``tool_errors``.
+
+    ## Version History
+    * v0: initial version.
     """
 
     def __init__(

@@ -20,18 +20,47 @@ def pegs(code: str, guess: str) -> tuple[int, int]:
 class TextMastermindEnv(MultiTurnEnv):
     """Mastermind: find a code of ``length`` digits from 1..``colors`` (repeats allowed).
 
+    ## Description
     After each guess the player learns how many digits are right and in the right place
-    (black pegs) and how many are right but in the wrong place (white pegs). Reward 1.0
-    when the code is found (the episode terminates), 0.0 otherwise; the episode is
-    truncated after ``max_turns`` guesses. A malformed guess costs a turn and is answered
-    with the rule it broke (never echoed back). Earlier guesses and their pegs are repeated
-    in every observation, with the code's length and digits, so the latest observation is
-    enough to play.
+    (black pegs) and how many are right but in the wrong place (white pegs). Earlier
+    guesses and their pegs are repeated in every observation, with the code's length and
+    digits, so the latest observation is enough to play (``markov_observations``).
 
-    Reset options (the curriculum): ``length`` (2..``length``) and ``colors``
-    (2..``colors``) make that episode's code shorter or its digits fewer; ``guesses``
-    (1..``max_turns``) gives it fewer guesses. Episode metrics:
-    ``solved``, ``guesses`` (answers given) and ``invalid_guesses``.
+    ## Action Space
+    ``Text`` (up to 8192 characters; any ``str`` is accepted). The guess is the last
+    complete ``<guess>...</guess>`` (after an optional ``<think>`` block): ``length``
+    digits from 1 to ``colors``.
+
+    ## Observation Space
+    ``Text`` (up to 4096 characters): the code's length and digits, the guesses so far
+    with their pegs, and the guesses left. ``system_prompt`` holds the rules and the
+    answer format. A malformed guess is answered with the rule it broke (never echoed
+    back).
+
+    ## Rewards
+    1.0 on the step that finds the code, 0.0 on every other step.
+
+    ## Episode End
+    Terminated when the code is found; truncated after ``max_turns`` guesses (malformed
+    ones count).
+
+    ## Arguments
+    * ``length``: digits in the code (2 to 8; 4).
+    * ``colors``: each digit is from 1 to this (2 to 9; 6).
+    * ``max_turns``: guesses allowed (10).
+    * ``answer_tag``: the guess's tag (``"guess"``; None: the whole text).
+    * ``render_mode``: None or ``"ansi"``.
+
+    ## Reset Options
+    The curriculum: ``length`` (2..``length``) and ``colors`` (2..``colors``) make that
+    episode's code shorter or its digits fewer; ``guesses`` (1..``max_turns``) gives it
+    fewer guesses.
+
+    ## Info
+    ``turn`` (guesses made), ``format_ok``, ``reward_components``, ``valid`` and
+    ``illegal_action`` (whether the guess was well formed), ``solved``; at the end
+    ``episode_metrics``: ``solved``,
+    ``guesses`` (answers given) and ``invalid_guesses``.
 
     ## Version History
     * v0: initial version; observations name the code's length and digits (so that

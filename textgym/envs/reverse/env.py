@@ -17,13 +17,44 @@ _ALPHABET = np.array(list(string.ascii_lowercase))
 class TextReverseEnv(SingleTurnEnv):
     """Reverse a random lowercase string of ``min_length``..``max_length`` letters.
 
-    The reward is :class:`difflib.SequenceMatcher`'s similarity ratio between the answer
-    and the reversed string: 1.0 for the exact answer, partial credit for near misses.
-    Palindromes are never drawn (their answer would be visible in the prompt).
+    ## Description
+    A single-turn task: the observation is ``String: <letters>`` and the player answers
+    the letters in reverse order. Palindromes are never drawn (their answer would be
+    visible in the prompt).
 
-    The reset option ``length`` (a whole number in ``[min_length, max_length]``, the
-    curriculum) fixes the string's length for one episode. Episode metrics: ``exact``
-    (1 for the exact answer) and ``similarity`` (the reward).
+    ## Action Space
+    ``Text`` (up to 8192 characters; any ``str`` is accepted). The answer is the last
+    complete ``<answer>...</answer>`` (after an optional ``<think>`` block), or the whole
+    stripped text with ``answer_tag=None``.
+
+    ## Observation Space
+    ``Text`` (up to 2048 characters): ``String: qnhibbaevqxnpzs`` at reset, then
+    ``Your answer scored 1.00.``. ``system_prompt`` holds the rules and the answer format.
+
+    ## Rewards
+    ``difflib.SequenceMatcher``'s similarity ratio between the answer and the
+    reversed string, capped at 0.99 for anything but the exact answer (1.0); 0.0 for a
+    missing or malformed answer.
+
+    ## Episode End
+    Terminated after the one answer.
+
+    ## Arguments
+    * ``min_length``, ``max_length``: the string's length range (2 to 512; 6 and 16).
+    * ``answer_tag``: the answer's tag (``"answer"``; None: the whole text).
+    * ``render_mode``: None or ``"ansi"``.
+
+    ## Reset Options
+    ``length`` (a whole number in ``[min_length, max_length]``, the curriculum) fixes the
+    string's length for one episode.
+
+    ## Info
+    After the answer: ``answer``, ``expected``, ``format_ok``, ``reward_components`` and
+    ``episode_metrics``:
+    ``exact`` (1 for the exact answer) and ``similarity`` (the reward).
+
+    ## Version History
+    * v0: initial version.
     """
 
     rate_metrics = ("exact",)

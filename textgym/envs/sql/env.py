@@ -157,7 +157,48 @@ def _question(conn: sqlite3.Connection, rng: np.random.Generator) -> tuple[str, 
 class TextSQLEnv(ToolEnv):
     """Answer a question about this episode's SQLite database, using a read-only ``query``.
 
-    Reward 1.0 for the exact answer (case and surrounding space ignored), else 0.0.
+    ## Description
+    Every episode gets its own in-memory SQLite database generated from its seed
+    (departments and employees with salaries and hiring years) and a question with one
+    right answer. The ``query(sql)`` tool receives the episode's connection as a hidden
+    argument (not in its schema). The connection is read-only three ways (an authorizer
+    that allows only reads, ``PRAGMA query_only``, one statement per call), a query that
+    runs past ``query_seconds`` is interrupted, and results are cut to ``MAX_ROWS`` (50)
+    rows of ``MAX_CELL`` (200) characters a cell, with a note.
+
+    ## Action Space
+    ``Text`` (up to 8192 characters; any ``str`` is accepted): one tool call,
+    ``<tool_call>{"name": "query", "arguments": {"sql": "SELECT ..."}}</tool_call>``, or
+    the final ``<answer>...</answer>``.
+
+    ## Observation Space
+    ``Text`` (up to 4096 characters): the question at reset, then each query's rows
+    (``Result of query: ...``, a header line, then one line a row) or its error.
+    ``system_prompt`` holds the tool's JSON schema and the two answer formats.
+
+    ## Rewards
+    On the final answer: 1.0 for the exact answer (case and surrounding space ignored),
+    else 0.0; 0.0 for every query.
+
+    ## Episode End
+    Terminated by a final answer; truncated after ``max_turns`` answers without one.
+
+    ## Arguments
+    * ``max_turns``: answers allowed, queries included (8).
+    * ``tool_timeout``: seconds a tool call may run (5.0).
+    * ``query_seconds``: seconds a query may run before SQLite interrupts it (1.0).
+    * ``render_mode``: None or ``"ansi"``.
+
+    ## Reset Options
+    None: every episode draws its own database and question.
+
+    ## Info
+    ``turn``, ``format_ok``, ``reward_components``, ``tool`` (the tool called),
+    ``tool_error`` (the call's error, or None); at the end ``expected`` and
+    ``episode_metrics``: ``correct``, ``answered``, ``tool_calls`` and ``tool_errors``.
+
+    ## Version History
+    * v0: initial version.
     """
 
     hidden_args = ("db",)

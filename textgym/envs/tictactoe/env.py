@@ -188,7 +188,8 @@ class TextTicTacToeEnv(TextEnv):
     * ``agent_first`` — whether the agent moves first; None draws it from the episode seed.
     * ``render_mode`` — ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
     * ``win_reward``, ``draw_reward``, ``loss_reward`` — the outcome rewards.
-    * ``opponent`` — a custom :class:`Opponent`; overrides ``random_move_prob``.
+    * ``opponent`` — a custom ``Opponent`` (``textgym.envs.tictactoe.opponents``);
+      overrides ``random_move_prob``.
     * ``observation_style`` — ``"full"`` (the drawn board, default), ``"compact"`` or
       ``"letters"``.
 
