@@ -38,7 +38,8 @@ TEMPLATE = (
 
 
 def python_blocks(page: str) -> list[tuple[str, str | None]]:
-    """(code, reason not run or None) for each ``python`` block of a docs page."""
+    """(code, reason not run or None) for each ``python`` block of a docs page (or of
+    ``../README.md``)."""
     blocks = []
     for m in _BLOCK.finditer((DOCS / page).read_text()):
         mark = m.group("mark")
@@ -55,7 +56,9 @@ def test_the_block_finder_sees_markers_and_code() -> None:
     assert blocks[1][1] is None and "TextMCPCalculator-v0" in blocks[1][0]
 
 
-RUNNABLE = [page for page in PAGES if any(r is None for _, r in python_blocks(page))]
+RUNNABLE = [
+    page for page in [*PAGES, "../README.md"] if any(r is None for _, r in python_blocks(page))
+]
 
 
 def test_most_pages_with_code_run_it() -> None:
@@ -66,7 +69,7 @@ def test_most_pages_with_code_run_it() -> None:
 @pytest.mark.parametrize("page", RUNNABLE)
 def test_the_code_blocks_of_a_page_run(page: str, tmp_path, monkeypatch) -> None:
     # a real module, so that classes defined on the page pickle (check_text_env does)
-    module = types.ModuleType("docs_" + re.sub(r"\W", "_", page.removesuffix(".md")))
+    module = types.ModuleType("docs_" + re.sub(r"\W", "_", page.removesuffix(".md").strip("./")))
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.chdir(tmp_path)
     for i, (code, reason) in enumerate(python_blocks(page)):
