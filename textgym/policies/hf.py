@@ -256,6 +256,7 @@ class HFPolicy:
         inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else model
         params = inspect.signature(inner.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def _eos_ids(self) -> set[int]:
@@ -291,12 +292,15 @@ class HFPolicy:
         shared, prefix_cache = self._shared_prefix(prompts)
         suffixes = [p[shared:] for p in prompts]
         width = max(len(s) for s in suffixes)
-        input_ids = torch.full((n, width), pad, dtype=torch.long, device=device)
-        attention = torch.zeros((n, shared + width), dtype=torch.long, device=device)
-        attention[:, :shared] = 1
-        for row, ids in enumerate(suffixes):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, device=device)
-            attention[row, shared + width - len(ids) :] = 1
+        # built as Python lists and turned into tensors once (one small tensor a row cost
+        # more than the tiny model's forward pass at 256 rows)
+        input_ids = torch.tensor(
+            [[pad] * (width - len(ids)) + list(ids) for ids in suffixes], device=device
+        )
+        attention = torch.tensor(
+            [[1] * shared + [0] * (width - len(ids)) + [1] * len(ids) for ids in suffixes],
+            device=device,
+        )
         positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, shared:]
 
         extra = {self._cache_arg: prefix_cache} if prefix_cache is not None else {}
@@ -305,23 +309,27 @@ class HFPolicy:
             attention_mask=attention,
             position_ids=positions,
             use_cache=True,
+            **self._last_logits_only,  # the prompt's other positions need no logits
             **extra,
         )
         cache = _cache_of(out)
         logits = out.logits[:, -1, :].float()
         done = torch.zeros(n, dtype=torch.bool, device=device)
-        sampled: list[list[int]] = [[] for _ in range(n)]
-        logps: list[list[float]] = [[] for _ in range(n)]
+        # one tensor per step, read back once at the end: per-row Python work in the decode
+        # loop cost more than the tiny model's forward pass
+        tokens: list[torch.Tensor] = []
+        logps: list[torch.Tensor] = []
         eos = torch.tensor(sorted(self.eos_ids), device=device)
         next_pos = positions[:, -1] + 1
-        for _ in range(self.max_new_tokens):
+        lengths = torch.zeros(n, dtype=torch.long, device=device)
+        for step in range(self.max_new_tokens):
             token, logp = self._sample(logits)
-            for row in torch.nonzero(~done).flatten().tolist():
-                sampled[row].append(int(token[row]))
-                logps[row].append(float(logp[row]))
+            tokens.append(token)
+            logps.append(logp)
+            lengths += ~done  # a row's tokens end with its first end-of-sequence token
             done = done | torch.isin(token, eos)
-            if bool(done.all()):
-                break
+            if step == self.max_new_tokens - 1 or bool(done.all()):
+                break  # no forward pass for logits nobody samples from
             token = torch.where(done, torch.full_like(token, pad), token)
             attention = torch.cat([attention, (~done).long()[:, None]], dim=1)
             out = self.model(
@@ -335,9 +343,11 @@ class HFPolicy:
             logits = out.logits[:, -1, :].float()
             next_pos = next_pos + 1
 
+        all_ids = torch.stack(tokens, dim=1).tolist()
+        all_logps = torch.stack(logps, dim=1).float().tolist()
         results = []
-        for row in range(n):
-            ids = sampled[row]
+        for row, length in enumerate(lengths.tolist()):
+            ids = all_ids[row][:length]
             stopped = bool(ids) and ids[-1] in self.eos_ids
             text_ids = ids[:-1] if stopped else ids
             results.append(
@@ -345,7 +355,7 @@ class HFPolicy:
                     text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
                     prompt_ids=list(prompts[row]),
                     completion_ids=ids,
-                    logprobs=logps[row],
+                    logprobs=all_logps[row][:length],
                     finish_reason="stop" if stopped else "length",
                 )
             )
