@@ -238,6 +238,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         teacher_games=args.teacher_games,
         sft_epochs=args.sft_epochs,
         sft_lr=args.sft_lr,
+        sft_batch_size=args.sft_batch_size,
         eval_episodes=args.eval_episodes,
         lora_rank=args.lora,
         device=args.device,
@@ -526,6 +527,7 @@ def _add_pipeline(sub: Any) -> None:
     p_pipe.add_argument("--teacher-games", type=int, default=None)
     p_pipe.add_argument("--sft-epochs", type=int, default=None)
     p_pipe.add_argument("--sft-lr", type=float, default=None, help="SFT learning rate")
+    p_pipe.add_argument("--sft-batch-size", type=int, default=None, help="turns per SFT step")
     p_pipe.add_argument("--eval-episodes", type=int, default=None, help="games per opponent")
     p_pipe.add_argument("--lora", type=_lora_rank, default=None, metavar="RANK", help=_LORA_HELP)
     p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")

@@ -252,10 +252,10 @@ def test_the_tag_token_presets_lower_the_sft_learning_rate(name, tmp_path, monke
 
     monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
     assert main(["pipeline", "--preset", name, "--out", str(tmp_path / "a")]) == 0
-    assert (
-        main(["pipeline", "--preset", name, "--out", str(tmp_path / "b"), "--sft-lr", "2e-3"]) == 0
-    )
+    more = ["--sft-lr", "2e-3", "--sft-batch-size", "32"]
+    assert main(["pipeline", "--preset", name, "--out", str(tmp_path / "b"), *more]) == 0
     assert [c.preset for c in seen] == [name, name]
     assert seen[0].tag_tokens and seen[0].sft_lr == 1e-3 and seen[1].sft_lr == 2e-3
+    assert seen[1].sft_batch_size == 32
     if name == "faithful":
         assert seen[0].teacher_games == 200 and seen[0].rl2_steps > PipelineConfig.rl2_steps
