@@ -509,7 +509,7 @@ def _add_pipeline(sub: Any) -> None:
     p_pipe.add_argument(
         "--preset",
         default="default",
-        help="default | fast (the answer tags as single tokens: about half the time, a less "
+        help="default | fast (the answer tags as single tokens: 2/3 of the time, a less "
         "sure result) | faithful (SFT on only 200 teacher games, longer RL) | quick (about "
         "a minute) | smollm2 (the talk's recipe on SmolLM2-135M-Instruct with LoRA; python "
         "scripts/fetch_smollm2.py first)",
