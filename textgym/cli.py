@@ -269,7 +269,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.policies.hf import check_model_path, load_model
     from textgym.trainers.saving import check_writable, save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
-    from textgym.trainers.trackers import fan_out, make_trackers
+    from textgym.trainers.trackers import make_trackers, tracking
 
     make_trackers(args.log, Path(args.out), check_only=True)
     config = SFTConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
@@ -306,16 +306,11 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
     )
     if (state_dir / "sft_state.pt").exists():
         print(f"continuing from the epochs saved in {state_dir}", file=sys.stderr)
-    trackers = make_trackers(args.log, out.with_name(out.name + ".logs"), prefix="sft/")
-    hook = fan_out(trackers)
-    on_step = None if hook is None else (lambda i, loss: hook({"step": i, "loss": loss}))
-    try:
+    with tracking(args.log, out.with_name(out.name + ".logs"), prefix="sft/") as hook:
+        on_step = None if hook is None else (lambda i, loss: hook({"step": i, "loss": loss}))
         losses = sft_train(
             model, tok, turns, config, on_step=on_step, state_dir=state_dir, progress=not args.quiet
         )
-    finally:
-        for tracker in trackers:
-            tracker.close()
     save_model(out, model, tok, view)
     shutil.rmtree(state_dir, ignore_errors=True)
     print(f"final loss {losses[-1]:.4f}; model saved to {args.out} (view: {view.to_json()})")
@@ -325,7 +320,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 def _cmd_train_rl(args: argparse.Namespace) -> int:
     from textgym.policies.hf import check_model_path
     from textgym.trainers.rl import RLConfig, train_rl
-    from textgym.trainers.trackers import fan_out, make_trackers
+    from textgym.trainers.trackers import make_trackers, tracking
 
     make_trackers(args.log, args.out, check_only=True)
     check_model_path(args.model, "--model")
@@ -360,12 +355,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         lora_rank=args.lora,
         seed=args.seed,
     )
-    trackers = make_trackers(args.log, args.out)
-    try:
-        train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=fan_out(trackers))
-    finally:
-        for tracker in trackers:
-            tracker.close()
+    with tracking(args.log, args.out) as hook:
+        train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=hook)
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
     return 0
 

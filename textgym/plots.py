@@ -118,6 +118,10 @@ def _read_metrics(metrics_path: str | Path) -> list[dict]:
     return records
 
 
+#: Marker colours of the greedy evaluations, one per condition.
+EVAL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+
 def training_figure(records: Sequence[dict], window: int | None = None):  # -> Figure
     """The four reward curves vs step, each raw (faint) and as a moving average (bold,
     ``window`` steps; default a tenth of the run, at least 1), with the periodic greedy
@@ -163,9 +167,6 @@ def training_figure(records: Sequence[dict], window: int | None = None):  # -> F
         ax.set_xlabel("step")
     fig.tight_layout()
     return fig
-
-
-EVAL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
 def plot_training(metrics_path: str | Path, path: str | Path, window: int | None = None) -> Path:

@@ -11,7 +11,7 @@ pytest.importorskip("tensorboard")
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from textgym.trainers.trackers import TensorBoardLogger, fan_out, make_trackers
+from textgym.trainers.trackers import TensorBoardLogger, fan_out, make_trackers, tracking
 
 
 def scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
@@ -45,3 +45,12 @@ def test_make_trackers_and_fan_out(tmp_path) -> None:
     assert seen == [{"step": 3, "x": 1.0}]
     assert scalars(tmp_path / "tensorboard") == {"x": [(3, 1.0)]}
     assert fan_out([None]) is None
+
+
+def test_tracking_is_one_hook_whose_trackers_close_on_exit(tmp_path) -> None:
+    with tracking([], tmp_path) as hook:
+        assert hook is None
+    with pytest.raises(RuntimeError, match="stop"), tracking(["tensorboard"], tmp_path) as hook:
+        hook({"step": 1, "x": 2.0})
+        raise RuntimeError("stop")  # the event file is still closed and complete
+    assert scalars(tmp_path / "tensorboard") == {"x": [(1, 2.0)]}

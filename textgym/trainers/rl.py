@@ -543,7 +543,7 @@ def train_rl(
             if run.rank == 0:
                 _log_step(config, run, record, metrics_path, progress and not bars)
                 bar.update(1)
-                bar.set_postfix_str(_summary(record))
+                bar.set_postfix_str(" | ".join(filter(None, _summary(record))))
                 if on_metrics is not None:
                     on_metrics(record)
             history.append(record)
@@ -578,20 +578,19 @@ def _log_step(
         save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
 
 
-def _summary(record: dict) -> str:
-    """The step's reward, reward variance and greedy evaluations, in one short line."""
-    line = f"reward {record['reward/total']:.3f} var {record['rollout/groups_with_variance']:.2f}"
+def _summary(record: dict) -> tuple[str, str]:
+    """The step's reward and reward variance, and its greedy evaluations ("" if none)."""
+    reward = f"reward {record['reward/total']:.3f} var {record['rollout/groups_with_variance']:.2f}"
     evals = [k for k in record if k.startswith("eval/") and k.endswith("/reward")]
-    if evals:
-        line += " | greedy reward " + ", ".join(f"{k.split('/')[1]} {record[k]:.3f}" for k in evals)
-    return line
+    greedy = ", ".join(f"{k.split('/')[1]} {record[k]:.3f}" for k in evals)
+    return reward, f"greedy reward {greedy}" if evals else ""
 
 
 def _print_progress(record: dict, done: int, total: int, config: RLConfig) -> None:
     """The progress line printed when no bar shows (a log file, a pipe)."""
     elapsed = record["time/elapsed_s"]
     eta = elapsed / done * (total - done)
-    reward, _, evals = _summary(record).partition(" | ")
+    reward, evals = _summary(record)
     line = f"step {record['step']}/{config.steps} {reward} [{elapsed:.0f}s, eta {eta:.0f}s]"
     print(line + (f" | {evals}" if evals else ""), flush=True)
 

@@ -17,7 +17,8 @@ another tracker is a few lines::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ MetricsHook = Callable[[dict[str, Any]], None]
 
 TRACKERS = ("tensorboard",)
 """The names ``--log`` takes."""
+
+_NEEDS_TENSORBOARD = "--log tensorboard needs TensorBoard: pip install 'textgym[tensorboard]'"
 
 
 class TensorBoardLogger:
@@ -41,9 +44,7 @@ class TensorBoardLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise ValueError(
-                "--log tensorboard needs TensorBoard: pip install 'textgym[tensorboard]'"
-            ) from None
+            raise ValueError(_NEEDS_TENSORBOARD) from None
         self.log_dir = Path(log_dir)
         self.prefix = prefix
         self._writer = SummaryWriter(log_dir=str(self.log_dir))
@@ -76,9 +77,7 @@ def make_trackers(
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None:
-            raise ValueError(
-                "--log tensorboard needs TensorBoard: pip install 'textgym[tensorboard]'"
-            )
+            raise ValueError(_NEEDS_TENSORBOARD)
     if check_only:
         return []
     return [TensorBoardLogger(Path(out_dir) / "tensorboard", prefix)] if names else []
@@ -95,3 +94,16 @@ def fan_out(hooks: Sequence[MetricsHook | None]) -> MetricsHook | None:
             hook(record)
 
     return call
+
+
+@contextmanager
+def tracking(
+    names: Sequence[str], out_dir: str | Path, prefix: str = ""
+) -> Iterator[MetricsHook | None]:
+    """The trackers ``names`` as one hook (None when there are none), closed on exit."""
+    trackers = make_trackers(names, out_dir, prefix)
+    try:
+        yield fan_out(trackers)
+    finally:
+        for tracker in trackers:
+            tracker.close()

@@ -36,6 +36,7 @@ from textgym.utils.files import (
     repair_jsonl,
     write_text_atomically,
 )
+from textgym.utils.progress import shows_bars
 from textgym.utils.tables import markdown_table
 
 #: The system message of the tiny model: none. It starts from random weights and cannot
@@ -661,8 +662,6 @@ class _Run:
             turns = sft_tokens(kept, tok)
             _log(f"SFT on {len(kept)}/{len(games)} games it did not lose ({len(turns)} turns)")
             total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
-
-            from textgym.utils.progress import shows_bars
 
             lines = self.progress and not shows_bars()  # a bar on a terminal, else lines
 
