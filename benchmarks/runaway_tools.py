@@ -4,9 +4,11 @@
     seconds the process burns in the 2 s after the call was answered. Baseline: the call
     abandoned on a thread that keeps running (what ``ToolEnv`` did before, and what a
     ``concurrent.futures`` timeout does). textgym raises ``ToolTimeout`` inside the thread.
-(2) Hostile SQL on ``TextSQL-v0`` (textgym's limits) and on the same database with only a
-    1 s progress-handler deadline (baseline): for each query, the seconds it took, the
-    seconds the next ``SELECT 1`` waited, and the growth of the process's peak memory.
+(2) Hostile SQL on ``TextSQL-v0`` (textgym's limits, a 2 s tool timeout) and on the same
+    database in this process with only a 1 s progress-handler deadline (baseline): for
+    each query, the seconds it took, the seconds the next ``SELECT 1`` waited, and the
+    growth of the peak memory of the process that ran it (textgym's query process, the
+    baseline's own).
 
 Usage:
     python benchmarks/runaway_tools.py
@@ -85,11 +87,27 @@ QUERIES = {
     "SELECT count(DISTINCT i) FROM r",
     "five-way join": "SELECT count(DISTINCT a.name || b.name || c.name || d.name) "
     "FROM employees a, employees b, employees c, employees d",
+    # one SQLite step: the progress handler never runs during it
+    "quadratic trim": "SELECT length(trim(printf('%.*c', 60000, 'a'), "
+    "printf('%.*c', 60000, 'b') || 'a'))",
 }
 
 
-def peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_kib(pid: int | None = None) -> int:
+    """Peak resident memory of this process, or of process ``pid`` (0 if it is gone)."""
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+    return int(line.split()[1])
+
+
+def query_pid(env: gym.Env) -> int | None:
+    proc = env.unwrapped._queries._proc
+    return None if proc is None else proc.pid
 
 
 def baseline_connection() -> tuple[sqlite3.Connection, list[float]]:
@@ -108,11 +126,13 @@ def baseline_query(conn: sqlite3.Connection, deadline: list[float], sql: str) ->
 
 
 def sql() -> None:
-    env = gym.make("TextSQL-v0")
+    env = gym.make("TextSQL-v0", tool_timeout=2.0)
     env.reset(seed=0)
+    env.step('<tool_call>{"name": "query", "arguments": {"sql": "SELECT 1"}}</tool_call>')
 
     def textgym_query(text: str) -> str:
         call = {"name": "query", "arguments": {"sql": text}}
+        env.reset(seed=0)  # a fresh episode each time: max_turns never ends one
         return env.step(f"<tool_call>{json.dumps(call)}</tool_call>")[0].splitlines()[-1][:60]
 
     conn, deadline = baseline_connection()
@@ -122,14 +142,17 @@ def sql() -> None:
             ("textgym", textgym_query),
             ("baseline", lambda q: baseline_query(conn, deadline, q)),
         ):
-            before = peak_kib()
+            pid = query_pid(env) if side == "textgym" else None
+            before = peak_kib(pid)
             start = time.perf_counter()
             answer = run(text)
             took = time.perf_counter() - start
+            # a killed query process took its memory with it: its peak is not readable
+            grown = max(0, peak_kib(pid) - before) if pid == query_pid(env) or not pid else 0
             start = time.perf_counter()
             run("SELECT 1")
             after = time.perf_counter() - start
-            rows.append((name, side, took, after, (peak_kib() - before) / 1024, answer))
+            rows.append((name, side, took, after, grown / 1024, answer))
     print("(2) hostile SQL: seconds, next query's seconds, peak memory growth (MiB), answer")
     for name, side, took, after, mib, answer in rows:
         print(f"    {name:16s} {side:9s} {took:6.2f} {after:6.3f} {mib:8.1f}  {answer}")

@@ -19,7 +19,7 @@ def query(env, sql: str) -> str:
 
 
 def snapshot(env) -> list:
-    db = env.unwrapped._db
+    db = env.unwrapped.database()
     return [
         db.execute("SELECT * FROM departments ORDER BY name").fetchall(),
         db.execute("SELECT * FROM employees ORDER BY id").fetchall(),
@@ -111,7 +111,7 @@ def test_copies_and_pickles_keep_their_own_database() -> None:
     other = copy.deepcopy(env)
     assert snapshot(twin) == snapshot(env) == snapshot(other)
     assert query(twin, "DELETE FROM employees").startswith("Error")
-    assert twin.unwrapped._db is not env.unwrapped._db
+    assert twin.unwrapped._queries is not env.unwrapped._queries
 
 
 def test_a_query_that_builds_a_huge_value_fails_at_once_and_frees_the_connection() -> None:

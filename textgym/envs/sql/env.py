@@ -16,14 +16,15 @@ the page cache is :data:`CACHE_KIB`; results are cut to :data:`MAX_ROWS` rows of
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 import numpy as np
 
 from textgym.core import ReferencePlayer
+from textgym.envs.base.multi_turn import Reply
 from textgym.envs.base.single_turn import Task
 from textgym.envs.base.tools import ToolEnv
+from textgym.envs.sql.sandbox import QueryProcess, QueryTimeout, SandboxConfig
 
 _DEPARTMENTS = ("sales", "research", "support", "finance", "legal", "design")
 _CITIES = ("Lyon", "Oslo", "Porto", "Graz", "Turku", "Ghent")
@@ -31,21 +32,11 @@ _NAMES = (
     "Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea",
     "Max", "Nia", "Oto", "Pia", "Raf", "Sol", "Tom", "Uma", "Vic", "Wen", "Yan", "Zoe",
 )  # fmt: skip
-_ALLOWED = {
-    sqlite3.SQLITE_SELECT,
-    sqlite3.SQLITE_READ,
-    sqlite3.SQLITE_FUNCTION,
-    sqlite3.SQLITE_RECURSIVE,  # recursive CTEs read too; the time limit bounds them
-}
 SCHEMA = (
     "departments(name TEXT PRIMARY KEY, city TEXT); "
     "employees(id INTEGER PRIMARY KEY, name TEXT, department TEXT, salary INTEGER, "
     "hired INTEGER)"
 )
-
-
-def _authorizer(action: int, *args: Any) -> int:
-    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
 
 
 #: The longest string or blob a query may build (SQLite's own length limit): a query that
@@ -55,8 +46,10 @@ MAX_VALUE_BYTES = 1_000_000
 
 
 #: KiB of page cache a connection may hold; sorts and temporary b-trees beyond it spill to
-#: temporary files (SQLite's memory bound per connection; the heap limit is process-wide).
+#: temporary files (the memory of the whole query process is bounded by :data:`MEMORY_MIB`).
 CACHE_KIB = 16_384
+#: MiB of address space the query process may use (its ``RLIMIT_AS``).
+MEMORY_MIB = 1024
 _LIMITS = {
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,
     sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 100,
@@ -66,35 +59,13 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1_000,
     sqlite3.SQLITE_LIMIT_ATTACHED: 0,
     sqlite3.SQLITE_LIMIT_WORKER_THREADS: 0,
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
 }
 
 #: Rows a query result shows; a longer result ends with a note that it was cut.
 MAX_ROWS = 50
 #: Characters a result cell shows; a longer value is cut with a note.
 MAX_CELL = 200
-
-
-def _cell(value: Any) -> str:
-    text = str(value)
-    if len(text) > MAX_CELL:
-        return f"{text[:MAX_CELL]}...[cut: {len(text) - MAX_CELL} more characters]"
-    return text
-
-
-def _lock(conn: sqlite3.Connection, deadline: list[float]) -> None:
-    """Make ``conn`` read-only with bounded values; statements running past
-    ``deadline[0]`` are interrupted."""
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-    for limit, value in _LIMITS.items():
-        conn.setlimit(limit, value)
-    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    conn.execute("PRAGMA query_only = ON")
-    conn.set_authorizer(_authorizer)
-
-    def progress() -> int:
-        return int(time.monotonic() > deadline[0])
-
-    conn.set_progress_handler(progress, 10_000)
 
 
 def build_database(rng: np.random.Generator) -> sqlite3.Connection:
@@ -160,11 +131,12 @@ class TextSQLEnv(ToolEnv):
     ## Description
     Every episode gets its own in-memory SQLite database generated from its seed
     (departments and employees with salaries and hiring years) and a question with one
-    right answer. The ``query(sql)`` tool receives the episode's connection as a hidden
-    argument (not in its schema). The connection is read-only three ways (an authorizer
-    that allows only reads, ``PRAGMA query_only``, one statement per call), a query that
-    runs past ``query_seconds`` is interrupted, and results are cut to ``MAX_ROWS`` (50)
-    rows of ``MAX_CELL`` (200) characters a cell, with a note.
+    right answer. The ``query(sql)`` tool runs in a child process that holds the
+    episode's database. The connection is read-only three ways (an authorizer that allows
+    only reads, ``PRAGMA query_only``, one statement per call), a query that runs past
+    ``query_seconds`` is interrupted, one that outlives ``tool_timeout`` (a single
+    SQLite step can) is ended by killing its process, and results are cut to
+    ``MAX_ROWS`` (50) rows of ``MAX_CELL`` (200) characters a cell, with a note.
 
     ## Action Space
     ``Text`` (up to 8192 characters; any ``str`` is accepted): one tool call,
@@ -185,7 +157,7 @@ class TextSQLEnv(ToolEnv):
 
     ## Arguments
     * ``max_turns``: answers allowed, queries included (8).
-    * ``tool_timeout``: seconds a tool call may run (5.0).
+    * ``tool_timeout``: seconds a query may run before its process is killed (5.0).
     * ``query_seconds``: seconds a query may run before SQLite interrupts it (1.0).
     * ``render_mode``: None or ``"ansi"``.
 
@@ -201,8 +173,6 @@ class TextSQLEnv(ToolEnv):
     * v0: initial version.
     """
 
-    hidden_args = ("db",)
-
     def __init__(
         self,
         max_turns: int = 8,
@@ -210,10 +180,21 @@ class TextSQLEnv(ToolEnv):
         query_seconds: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
+        if not query_seconds > 0:
+            raise ValueError(f"query_seconds must be > 0, got {query_seconds!r}")
         self.query_seconds = float(query_seconds)
-        self._deadline = [0.0]
         super().__init__(max_turns=max_turns, tool_timeout=tool_timeout, render_mode=render_mode)
-        self._db: sqlite3.Connection | None = None
+        self._queries = QueryProcess(self._sandbox_config())
+
+    def _sandbox_config(self) -> SandboxConfig:
+        return SandboxConfig(
+            query_seconds=self.query_seconds,
+            limits=dict(_LIMITS),
+            cache_kib=CACHE_KIB,
+            memory_mib=MEMORY_MIB,
+            max_rows=MAX_ROWS,
+            max_cell=MAX_CELL,
+        )
 
     def reference_player(self) -> ReferencePlayer:
         """Runs the one query that answers the question, then answers its first cell; its
@@ -226,24 +207,32 @@ class TextSQLEnv(ToolEnv):
         """The read-only query tool."""
         return [self.query]
 
-    def query(self, sql: str, db: sqlite3.Connection) -> str:
+    def query(self, sql: str) -> str:
         """Run one read-only SQL query on the database and return the rows (50 at most)."""
-        self._deadline[0] = time.monotonic() + self.query_seconds
-        try:
-            cursor = db.execute(sql)
-            header = [c[0] for c in cursor.description or []]
-            rows = cursor.fetchmany(MAX_ROWS + 1)
-        except sqlite3.Error as exc:
-            raise ValueError(str(exc)) from None
-        lines = [" | ".join(header)] + [" | ".join(map(_cell, r)) for r in rows[:MAX_ROWS]]
-        if len(rows) > MAX_ROWS:
+        result = self._queries.query(sql, timeout=self.tool_timeout)
+        lines = [" | ".join(result["header"])] + [" | ".join(row) for row in result["rows"]]
+        if result["more"]:
             lines.append(f"...[cut: more than {MAX_ROWS} rows]")
         return "\n".join(lines)
 
-    def interrupt_tool(self) -> None:
-        """Interrupt the running query, so that the connection is free at once."""
-        if self._db is not None:
-            self._db.interrupt()
+    def run_tool(self, name: str, args: dict[str, Any]) -> Reply:
+        """Run the query in this thread: its process bounds it to ``tool_timeout`` (a
+        thread could not stop SQLite)."""
+        try:
+            return self._result(name, self.query(**args))
+        except QueryTimeout:
+            return self._error(f"{name} timed out after {self.tool_timeout:g} s")
+        except ValueError as exc:
+            return self._error(f"{name} failed: ValueError: {str(exc)[:500]}")
+
+    def database(self) -> sqlite3.Connection:
+        """A private, writable copy of this episode's database, to inspect it (the model's
+        queries never see changes made to it)."""
+        if self._queries.data is None:
+            raise RuntimeError("no episode yet: call reset() first")
+        conn = sqlite3.connect(":memory:")
+        conn.deserialize(self._queries.data)
+        return conn
 
     def task_prompt(self) -> str:
         """The task."""
@@ -251,51 +240,36 @@ class TextSQLEnv(ToolEnv):
 
     def make_task(self, rng: np.random.Generator) -> Task:
         """A fresh database and a question whose answer is not in the question."""
-        if self._db is not None:
-            self._db.close()
-        self._db = build_database(rng)
-        while True:
-            question, answer = _question(self._db, rng)
-            if answer.lower() not in question.lower():
-                break
-        _lock(self._db, self._deadline)
+        conn = build_database(rng)
+        try:
+            while True:
+                question, answer = _question(conn, rng)
+                if answer.lower() not in question.lower():
+                    break
+            self._queries.load(conn.serialize())
+        finally:
+            conn.close()
         return Task(prompt=question, answer=answer)
-
-    def tool_state(self) -> dict[str, Any]:
-        """This episode's connection."""
-        return {"db": self._db}
 
     def score(self, answer: str, task: Task) -> float:
         """1.0 for the exact answer (case and spaces ignored)."""
         return float(answer.strip().lower() == task.answer.lower())
 
     def close(self) -> None:
-        """Close the episode's database."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """End the query process."""
+        self._queries.close()
         super().close()
 
-    # sqlite3 connections cannot be pickled or copied: carry the database bytes instead
+    # a child process cannot be pickled or copied: a copy gets its own, from the bytes
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        db = state.pop("_db")
-        if db is None:
-            state["_db_bytes"] = None
-        else:
-            db.set_authorizer(None)  # serialize() is refused under the read-only authorizer
-            try:
-                state["_db_bytes"] = db.serialize()
-            finally:
-                db.set_authorizer(_authorizer)
+        state["_queries"] = self._queries.data
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        data = state.pop("_db_bytes")
+        data = state.pop("_queries")
         self.__dict__.update(state)
-        self._db = None
+        self._queries = QueryProcess(self._sandbox_config())
         if data is not None:
-            self._db = sqlite3.connect(":memory:", check_same_thread=False)
-            self._db.deserialize(data)
-            _lock(self._db, self._deadline)
+            self._queries.load(data)
         self._tools = {"query": self.query}
