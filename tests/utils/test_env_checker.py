@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 
 from textgym.core import TextEnv, text_space
 from textgym.utils import TextEnvCheckError, check_text_env
+from textgym.utils.env_checker import NESTED_REPLAY_ERROR
 
 
 class GuessEnv(TextEnv):
@@ -179,3 +183,60 @@ def test_bad_arguments_are_refused() -> None:
         check_text_env(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="env_kwargs"):
         check_text_env(GuessEnv(), env_kwargs={"x": 1})
+
+
+_UNGUARDED_SCRIPT = '''
+import gymnasium as gym
+from textgym.envs.base import SingleTurnEnv, Task
+from textgym.utils import check_text_env
+
+
+class EchoEnv(SingleTurnEnv):
+    """Add two numbers."""
+
+    def make_task(self, rng):
+        a, b = int(rng.integers(20, 40)), int(rng.integers(50, 60))
+        return Task(prompt=f"What is {a} + {b}?", answer=str(a + b))
+
+    def score(self, answer, task):
+        return float(answer.strip() == task.answer)
+
+
+gym.register("Echo-v0", entry_point="unguarded:EchoEnv")
+check_text_env("unguarded:Echo-v0")  # no `if __name__ == "__main__":` guard
+print("checked")
+'''
+
+
+def test_a_script_without_a_main_guard_gets_one_message_not_a_fork_bomb(tmp_path) -> None:
+    (tmp_path / "unguarded.py").write_text(_UNGUARDED_SCRIPT)
+    ps_before = len(os.listdir("/proc"))
+    done = subprocess.run(
+        [sys.executable, "unguarded.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode != 0
+    assert NESTED_REPLAY_ERROR in done.stderr
+    assert done.stderr.count("Traceback") == 1  # one error, not a tower of them
+    assert len(os.listdir("/proc")) < ps_before + 20  # nothing left running
+
+
+def test_the_guarded_script_checks_its_env(tmp_path) -> None:
+    guarded = _UNGUARDED_SCRIPT.replace(
+        'check_text_env("unguarded:Echo-v0")  # no `if __name__ == "__main__":` guard\n'
+        'print("checked")',
+        'if __name__ == "__main__":\n    check_text_env("unguarded:Echo-v0")\n    print("checked")',
+    )
+    (tmp_path / "unguarded.py").write_text(guarded)
+    done = subprocess.run(
+        [sys.executable, "unguarded.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "checked"

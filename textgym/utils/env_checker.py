@@ -23,6 +23,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -147,22 +148,48 @@ print(transcript_digest(env, seeds))
 env.close()
 """
 
+#: Set in the environment of a replay process: check_text_env refuses to run there.
+REPLAY_MARK = "TEXTGYM_CHECK_REPLAY"
+#: Replay processes alive at once in this process, whatever the number of threads.
+MAX_REPLAYS = 2
+_replays = threading.BoundedSemaphore(MAX_REPLAYS)
+
+NESTED_REPLAY_ERROR = (
+    "check_text_env was called inside one of its own replay processes: the replay "
+    "imports the module that defines your env, and that module calls check_text_env when "
+    "it is imported. Put the call under 'if __name__ == \"__main__\":' (or in a test), "
+    "or pass cross_process=False."
+)
+
+
+def _refuse_nested_replay() -> None:
+    """Raise in a replay process (what ``multiprocessing`` does for the same mistake):
+    without it, a script that checks its own env on import starts replays that start
+    replays, without end."""
+    if os.environ.get(REPLAY_MARK):
+        raise RuntimeError(NESTED_REPLAY_ERROR)
+
 
 def _digest_in_subprocess(payload: bytes, hash_seed: str) -> str:
     environ = dict(os.environ, PYTHONHASHSEED=hash_seed)
     environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD],
-        input=payload,
-        capture_output=True,
-        env=environ,
-        timeout=300,
-        check=False,
-    )
+    environ[REPLAY_MARK] = "1"
+    with _replays:
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            input=payload,
+            capture_output=True,
+            env=environ,
+            timeout=300,
+            check=False,
+        )
     if proc.returncode != 0:
+        stderr = proc.stderr.decode(errors="replace")
+        if NESTED_REPLAY_ERROR in stderr:
+            raise TextEnvCheckError(NESTED_REPLAY_ERROR)
         _fail(
             f"replaying the env in a subprocess (PYTHONHASHSEED={hash_seed}) failed:\n"
-            + proc.stderr.decode(errors="replace")[-2000:]
+            + stderr[-2000:]
         )
     return proc.stdout.decode().strip()
 
@@ -217,7 +244,10 @@ def check_text_env(
 
     Raises:
         TextEnvCheckError: naming the first broken contract.
+        RuntimeError: when called inside a replay process (a module that checks its env
+            when imported, without an ``if __name__ == "__main__":`` guard).
     """
+    _refuse_nested_replay()
     make = _resolve(env_or_id, dict(env_kwargs or {}))
 
     if run_gymnasium_check:
