@@ -106,3 +106,60 @@ def test_killed_process_then_resume_yields_exactly_n(tmp_path) -> None:
     assert len(indices) == len(set(indices)) == 4000
     assert sorted(indices) == list(range(4000))
     assert all(json.dumps(r) for r in records)
+
+
+def test_resume_refuses_a_file_played_with_another_seed_or_view(tmp_path) -> None:
+    out = tmp_path / "r.jsonl"
+    evaluate("minimax", "random", episodes=4, seed=0, out=out)
+    with pytest.raises(ValueError, match="another --seed"):
+        evaluate("minimax", "random", episodes=8, seed=1, out=out, resume=True)
+    with pytest.raises(ValueError, match=r"other settings \(history\)"):
+        evaluate("minimax", "random", episodes=8, out=out, resume=True, history="last")
+    with pytest.raises(ValueError, match=r"other settings \(max_new_tokens, temperature\)"):
+        evaluate(
+            "minimax", "random", episodes=8, out=out, resume=True, max_new_tokens=9,
+            temperature=1.0,
+        )  # fmt: skip
+    assert len(read_records(out)) == 4  # nothing appended by a refused resume
+    # another policy, condition or env in the same file is another evaluation: kept apart
+    other = evaluate("random", "random", episodes=3, seed=1, out=out, resume=True)
+    assert len(other) == 3 and {r["policy"] for r in other.records} == {"random"}
+    same = evaluate("minimax", "random", episodes=6, seed=0, out=out, resume=True)
+    assert sorted(r["index"] for r in same.records) == list(range(6))
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"policy": "minimax", "condition": "random", "env": "TextTicTacToe-LLM-v0", '
+         '"index": true, "seed": 1, "answers": 1, "reward": 1, "metrics": {}}',
+         "'index' is not an integer"),
+        ('[1, 2, 3]', "a JSON list, not an object"),
+        ('{"policy": "minimax"}', "'condition' is not a string"),
+        ('{"policy": "minimax", "condition": "random", "env": "TextTicTacToe-LLM-v0", '
+         '"index": 0, "seed": 1, "answers": 1, "reward": "high", "metrics": {}}',
+         "'reward' is not a number"),
+    ],
+)  # fmt: skip
+def test_resume_refuses_a_json_line_that_is_not_a_record_with_one_message(
+    tmp_path, line: str, problem: str
+) -> None:
+    out = tmp_path / "r.jsonl"
+    evaluate("minimax", "random", episodes=2, out=out)
+    with out.open("a") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(ValueError) as raised:
+        evaluate("minimax", "random", episodes=4, out=out, resume=True)
+    assert f"record 3 is not an evaluation episode ({problem})" in str(raised.value)
+
+
+def test_cli_resume_with_another_seed_is_one_error_line(tmp_path) -> None:
+    out = tmp_path / "r.jsonl"
+    base = [sys.executable, "-m", "textgym.cli", "eval", "--policy", "random", "--opponent",
+            "random", "--episodes", "3", "--out", str(out), "--quiet"]  # fmt: skip
+    subprocess.run(base, check=True, capture_output=True)
+    done = subprocess.run([*base, "--seed", "5", "--resume"], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("textgym eval: error: ")
+    assert "another --seed" in done.stderr

@@ -11,6 +11,7 @@ episode is appended as it finishes, and ``resume`` skips the episodes already th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -71,14 +72,22 @@ def _count(infos: Sequence[dict[str, Any]], key: str) -> int | None:
     return sum(bool(i.get(key)) for i in infos)
 
 
-def episode_record(episode: Episode, policy: str, condition: str, env_id: str) -> dict[str, Any]:
-    """The JSON line written for one finished evaluation episode."""
+def episode_record(
+    episode: Episode,
+    policy: str,
+    condition: str,
+    env_id: str,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON line written for one finished evaluation episode (``settings``: what the
+    policy saw and how it sampled, see :func:`run_settings`)."""
     infos = [t.info for t in episode.turns]
     ids = [t.completion.completion_ids for t in episode.turns]
     return {
         "policy": policy,
         "condition": condition,
         "env": env_id,
+        "settings": settings,
         "index": episode.index,
         "seed": episode.seed,
         "reward": episode.total_reward,
@@ -90,6 +99,91 @@ def episode_record(episode: Episode, policy: str, condition: str, env_id: str) -
         "truncated": episode.truncated,
         "answers_text": [t.completion.text for t in episode.turns],
     }
+
+
+def run_settings(
+    history: str, system_prompt: str | None, max_new_tokens: int, temperature: float
+) -> dict[str, Any]:
+    """What besides the policy, the env, the condition and the seeds decides an
+    evaluation's episodes: the view (history, system prompt as a digest, answer budget) and
+    the sampling temperature. A resume reuses only records made with the same."""
+    digest = None
+    if system_prompt is not None:
+        digest = hashlib.sha256(system_prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return {
+        "history": history,
+        "system_prompt": digest,
+        "max_new_tokens": int(max_new_tokens),
+        "temperature": float(temperature),
+    }
+
+
+def _record_problem(record: Any) -> str | None:
+    """What makes ``record`` unusable as a finished-episode record (None: nothing)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for name in ("policy", "condition", "env"):
+        if not isinstance(record.get(name), str):
+            return f"{name!r} is not a string"
+    for name in ("index", "seed", "answers"):
+        value = record.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name!r} is not an integer"
+    reward = record.get("reward")
+    if isinstance(reward, bool) or not isinstance(reward, int | float) or reward != reward:
+        return "'reward' is not a number"
+    if not isinstance(record.get("metrics"), dict):
+        return "'metrics' is not an object"
+    return None
+
+
+def resumed_records(
+    out: str | Path,
+    key: tuple[str, str, str],
+    seeds: Sequence[int],
+    settings: dict[str, Any],
+) -> dict[int, dict[str, Any]]:
+    """The finished episodes of ``out`` that this evaluation can reuse, by index.
+
+    Records of other policies, conditions or envs are left alone (one file may hold many
+    evaluations). Records of this one (``key``: policy, condition, env) must have been
+    made with the same seeds and ``settings``, else the file is refused: reusing them
+    would mix two runs.
+
+    Raises:
+        ValueError: a line is JSON but not an episode record, or the file holds episodes
+            of this evaluation made with another seed or other settings; the message
+            names the file and the line.
+    """
+    reused: dict[int, dict[str, Any]] = {}
+    for number, record in enumerate(read_records(out), 1):
+        problem = _record_problem(record)
+        if problem is not None:
+            raise ValueError(
+                f"{out}: record {number} is not an evaluation episode ({problem}); "
+                "remove that line, or write to another --out"
+            )
+        if (record["policy"], record["condition"], record["env"]) != key:
+            continue
+        index = record["index"]
+        if not 0 <= index < len(seeds) or index in reused:
+            continue
+        if record["seed"] != seeds[index]:
+            raise ValueError(
+                f"{out} holds episodes of {key[0]} on {key[2]} ({key[1]}) played with "
+                "another --seed (episode seeds differ); resume with the seed it was "
+                "started with, or write to another --out"
+            )
+        made_with = record.get("settings")
+        if made_with is not None and made_with != settings:
+            changed = sorted(k for k in settings if made_with.get(k) != settings[k])
+            raise ValueError(
+                f"{out} holds episodes of {key[0]} on {key[2]} ({key[1]}) played with "
+                f"other settings ({', '.join(changed) or 'unknown'}); resume with the "
+                "settings it was started with, or write to another --out"
+            )
+        reused[index] = record
+    return reused
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -241,7 +335,9 @@ def evaluate(
         episodes: how many; their seeds derive from ``seed``, so every policy faces the
             same episodes.
         out: append one JSON line per finished episode here.
-        resume: skip the episodes of this policy, condition and env already in ``out``.
+        resume: skip the episodes of this policy, condition and env already in ``out``
+            (refused when they were played with another seed or other settings; see
+            :func:`resumed_records`).
         history: what the policy sees each turn (see :func:`textgym.rollout.rollout`).
         system_prompt: the system message the policy sees (None: the env's own).
     """
@@ -253,16 +349,12 @@ def evaluate(
     if policy_obj is None:
         policy_obj = make_policy(policy, env_id, seed, temperature, max_new_tokens, base_url)
     summary = Summary(policy, condition, rates=rates)
-    done: set[int] = set()
-    if out is not None and resume:
-        for r in read_records(out):
-            key = (r.get("policy"), r.get("condition"), r.get("env"))
-            index = r.get("index", -1)
-            if key == (policy, condition, env_id) and index not in done and 0 <= index < episodes:
-                done.add(index)
-                summary.records.append(r)
-
     seeds = episode_seeds(seed, episodes)
+    settings = run_settings(history, system_prompt, max_new_tokens, temperature)
+    done: dict[int, dict[str, Any]] = {}
+    if out is not None and resume:
+        done = resumed_records(out, (policy, condition, env_id), seeds, settings)
+        summary.records.extend(done.values())
     todo = [i for i in range(episodes) if i not in done]
     if out is not None:
         from textgym.utils.files import check_writable, repair_jsonl
@@ -273,7 +365,7 @@ def evaluate(
 
     def save(episode: Episode) -> None:
         episode.index = todo[episode.index]
-        record = episode_record(episode, policy, condition, env_id)
+        record = episode_record(episode, policy, condition, env_id, settings)
         summary.records.append(record)
         if fh is not None:
             fh.write(json.dumps(record) + "\n")
@@ -310,5 +402,7 @@ __all__ = [
     "markdown_table",
     "rate_metrics",
     "read_records",
+    "resumed_records",
+    "run_settings",
     "summary_table",
 ]

@@ -52,7 +52,13 @@ from textgym.trainers.groups import (
     share_of_groups_with_variance,
 )
 from textgym.trainers.replay import lost_positions
-from textgym.trainers.saving import check_writable, recover, save_model, write_text_atomically
+from textgym.trainers.saving import (
+    check_writable,
+    load_state,
+    recover,
+    save_model,
+    write_text_atomically,
+)
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens, prefix_report
 from textgym.utils.progress import progress_bar, shows_bars
@@ -384,7 +390,7 @@ def _start(config: RLConfig, resume: bool) -> _Run:
     ckpt = recover(_checkpoint_dir(config))
     state = None
     if resume and (ckpt / "trainer_state.pt").exists():
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+        state = load_state(ckpt / "trainer_state.pt")
     model, tokenizer = _load(config, ckpt if state is not None else None, device)
     optimizer = torch.optim.AdamW(
         trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay

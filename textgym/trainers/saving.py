@@ -20,12 +20,43 @@ from textgym.view import View, save_view
 __all__ = [
     "SaveError",
     "check_writable",
+    "load_state",
     "recover",
     "repair_jsonl",
     "save_atomically",
     "save_model",
     "write_text_atomically",
 ]
+
+
+class StateError(ValueError):
+    """A trainer state file that is not plain data textgym wrote (it is never run)."""
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Load a trainer state (``torch.save`` of tensors, numbers, strings, lists and dicts)
+    as data only: ``torch.load(weights_only=True)``, which refuses any other object, so a
+    crafted file cannot run code when a run resumes.
+
+    Raises:
+        StateError: the file holds anything else, is cut off, or is not a dict; the
+            message names the file.
+    """
+    import pickle
+
+    import torch  # the [hf] extra: every trainer needs it
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StateError(
+            f"{path} is not a trainer state textgym can load as plain data, so it was not "
+            f"loaded ({first[:200]}); delete it to start over"
+        ) from None
+    if not isinstance(state, dict):
+        raise StateError(f"{path} holds a {type(state).__name__}, not a trainer state")
+    return state
 
 
 def save_model(

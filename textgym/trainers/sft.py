@@ -29,6 +29,7 @@ from textgym.policies.base import Policy
 from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import resolve_curriculum
+from textgym.trainers.saving import load_state, recover
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 
 
@@ -175,14 +176,12 @@ _STATE = "sft_state.pt"
 
 
 def _load_state(state_dir: Path | None, fingerprint: str) -> dict[str, Any] | None:
-    from textgym.utils.files import recover
-
     if state_dir is None:
         return None
     recover(state_dir)
     if not (state_dir / _STATE).exists():
         return None
-    state = torch.load(state_dir / _STATE, weights_only=False)
+    state = load_state(state_dir / _STATE)
     if state.get("fingerprint") != fingerprint:
         raise ValueError(
             f"{state_dir} holds an SFT run on other turns or settings; delete it to start "
