@@ -223,3 +223,59 @@ def test_train_refuses_bad_views_and_options_before_any_work(
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def _one_error_line(err: str, needle: str) -> None:
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_eval_out_that_is_a_folder_is_one_error_line(tmp_path, capsys) -> None:
+    assert main(["eval", "--episodes", "2", "--out", str(tmp_path)]) == 2
+    _one_error_line(capsys.readouterr().err, "is a folder; give the path of a JSONL file")
+
+
+def test_a_disk_that_fills_during_eval_is_one_error_line_and_keeps_the_episodes(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    import errno
+
+    class FillsUp:
+        """A file that takes three lines, then reports a full disk."""
+
+        def __init__(self, path, mode):
+            self.inner, self.lines = open(path, mode), 0  # noqa: SIM115
+
+        def write(self, text):
+            self.lines += 1
+            if self.lines > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.inner.write(text)
+
+        def flush(self):
+            self.inner.flush()
+
+        def close(self):
+            self.inner.close()
+
+    monkeypatch.setattr("textgym.evaluation.open", FillsUp, raising=False)
+    out = tmp_path / "r.jsonl"
+    assert main(["eval", "--opponent", "random", "--episodes", "20", "--out", str(out)]) == 2
+    _one_error_line(capsys.readouterr().err, "the disk is full; the 3 episodes finished before")
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_serve_refuses_a_bad_port_and_an_unimportable_env_in_one_line(capsys) -> None:
+    assert main(["serve", "--env", "nosuchmod:X-v0"]) == 2
+    _one_error_line(capsys.readouterr().err, "cannot import 'nosuchmod'")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--env", "TextReverse-v0", "--port", "99999"])
+    assert exited.value.code == 2
+    assert "a TCP port is 1-65535, got 99999" in capsys.readouterr().err
+
+
+def test_pipeline_checks_every_stage_before_the_first_runs(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["pipeline", "--out", str(out), "--games-per-batch", "12"]) == 2
+    _one_error_line(capsys.readouterr().err, "must be a positive multiple of group_size (8)")
+    assert not (out / "results.jsonl").exists()  # no evaluation ran
+    assert not (out / "base").exists()

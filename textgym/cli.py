@@ -580,6 +580,17 @@ def _cmd_model_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """argparse type of ``--port``: a TCP port, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1-65535, got {port}")
+    return port
+
+
 def _lora_rank(text: str) -> int:
     """argparse type of ``--lora``: a whole number >= 1."""
     try:
@@ -690,6 +701,9 @@ def _add_train(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from textgym.policies.by_name import check_env_id
+
+    check_env_id(args.env)  # before the server starts: one error line
     try:
         from textgym.integrations.openenv import serve
     except ImportError as exc:
@@ -717,7 +731,7 @@ def _add_serve(sub: Any) -> None:
     )
     p_serve.add_argument("--env", required=True, help="the env to serve (textgym envs)")
     p_serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535")
     p_serve.add_argument(
         "--max-sessions", type=int, default=64, help="sessions open at once (one env each)"
     )

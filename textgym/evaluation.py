@@ -26,6 +26,7 @@ import textgym  # noqa: F401  (registers the envs)
 from textgym.policies.base import Policy
 from textgym.policies.by_name import make_policy, probe_env
 from textgym.rollout import Episode, rollout
+from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
 from textgym.utils.tables import format_table, markdown_table
 
 
@@ -343,6 +344,8 @@ def evaluate(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if out is not None and Path(out).is_dir():
+        raise SaveError(f"--out {out} is a folder; give the path of a JSONL file in it")
     with probe_env(env_id) as env:  # one env reads both, before any work
         options = _condition_options(env, condition)
         rates = tuple(getattr(env.unwrapped, "rate_metrics", ()))
@@ -357,8 +360,6 @@ def evaluate(
         summary.records.extend(done.values())
     todo = [i for i in range(episodes) if i not in done]
     if out is not None:
-        from textgym.utils.files import check_writable, repair_jsonl
-
         check_writable(Path(out).parent, "--out")
         repair_jsonl(out)
     fh = open(out, "a") if out is not None else None  # noqa: SIM115
@@ -366,10 +367,16 @@ def evaluate(
     def save(episode: Episode) -> None:
         episode.index = todo[episode.index]
         record = episode_record(episode, policy, condition, env_id, settings)
-        summary.records.append(record)
         if fh is not None:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
+            try:
+                fh.write(json.dumps(record) + "\n")
+                fh.flush()
+            except OSError as exc:
+                raise SaveError(
+                    f"cannot write {out}: {describe_os_error(exc)}; the {len(summary)} "
+                    "episodes finished before are in it (rerun with --resume)"
+                ) from None
+        summary.records.append(record)
 
     try:
         rollout(

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,8 +25,21 @@ MODEL_POLICIES = ("hf:PATH", "openai:MODEL")
 
 
 def check_env_id(env_id: str) -> None:
-    """A ``ValueError`` naming the registered envs when ``env_id`` is not one of them."""
-    if env_id not in gym.registry:
+    """A ``ValueError`` naming the registered envs when ``env_id`` is not one of them.
+
+    ``module:EnvId`` (Gymnasium's form for an env a package registers on import) imports
+    ``module`` first, as ``gymnasium.make`` does; a module that cannot be imported is one
+    error naming it.
+    """
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the module's own failure, in one line
+            raise ValueError(
+                f"env {env_id!r}: cannot import {module!r} ({type(exc).__name__}: {exc})"
+            ) from None
+    if name not in gym.registry:
         known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
         raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
 

@@ -205,7 +205,6 @@ class RLConfig:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        check_model_path(self.model)
         self.view  # noqa: B018  (checks history and max_new_tokens)
         if self.eval_conditions is not None:
             from textgym.evaluation import condition_options
@@ -378,6 +377,7 @@ class _Run:
 
 def _start(config: RLConfig, resume: bool) -> _Run:
     """Join torchrun if started by it; load the model (or the checkpoint) and optimizer."""
+    check_model_path(config.model)  # here, not in RLConfig: a pipeline plans rounds ahead
     device = _device(config)
     rank, world, joined = _distributed(device)
     if config.games_per_batch // config.group_size < world:

@@ -52,11 +52,14 @@ def check_writable(place: str | Path, what: str = "output") -> Path:
             os.fsync(f.fileno())
         probe.unlink()
     except OSError as exc:
-        raise SaveError(f"cannot write the {what} folder {place}: {_reason(exc)}") from None
+        raise SaveError(
+            f"cannot write the {what} folder {place}: {describe_os_error(exc)}"
+        ) from None
     return place
 
 
-def _reason(exc: OSError) -> str:
+def describe_os_error(exc: OSError) -> str:
+    """An OS error in a few words for an error line ("the disk is full", "Is a directory")."""
     if exc.errno == errno.ENOSPC:
         return "the disk is full"
     return exc.strerror or str(exc)
@@ -75,7 +78,7 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise SaveError(f"could not save {path}: {_reason(exc)}") from None
+        raise SaveError(f"could not save {path}: {describe_os_error(exc)}") from None
     return path
 
 
@@ -115,7 +118,7 @@ def save_atomically(final: str | Path, write: Callable[[Path], None]) -> Path:
         if not isinstance(exc, OSError) and not _disk_full(exc):
             raise
         kept = f"; the previous {final.name} is intact" if final.exists() else ""
-        reason = _reason(exc) if isinstance(exc, OSError) else "the disk is full"
+        reason = describe_os_error(exc) if isinstance(exc, OSError) else "the disk is full"
         raise SaveError(f"could not save {final}: {reason}{kept}") from None
     if final.exists():
         final.rename(old)

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textgym.utils.files import (
     check_writable,
@@ -38,6 +38,9 @@ from textgym.utils.files import (
 )
 from textgym.utils.progress import shows_bars
 from textgym.utils.tables import markdown_table
+
+if TYPE_CHECKING:
+    from textgym.trainers.rl import RLConfig
 
 #: The system message of the tiny model: none. It starts from random weights and cannot
 #: read the env's English rules; without a system message a turn is about 50 tokens
@@ -693,11 +696,11 @@ class _Run:
         self.evaluate_model("SFT", sft)
         return sft
 
-    def rl(self, name: str, start: Path) -> Path:
-        """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns its checkpoint."""
-        from textgym.trainers.rl import RLConfig, train_rl
+    def rl_config(self, name: str, start: Path) -> RLConfig:
+        """The settings of CISPO round ``name`` (``rl1`` or ``rl2``) from ``start``."""
+        from textgym.trainers.rl import RLConfig
 
-        config, started = self.config, time.perf_counter()
+        config = self.config
         steps, prob, temperature, lr, replay = {
             "rl1": (config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr, 0.0),
             "rl2": (
@@ -708,8 +711,7 @@ class _Run:
                 config.rl2_replay,
             ),
         }[name]
-        _log(f"{name}: {steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}")
-        rl_config = RLConfig(
+        return RLConfig(
             model=str(start),
             out_dir=str(self.out / name),
             steps=steps,
@@ -734,6 +736,25 @@ class _Run:
             device=self.device,
             dtype=config.dtype,
         )
+
+    def check_stages(self) -> None:
+        """Build every stage's settings before the first stage runs: a bad combination
+        (games per batch that are not a multiple of the group size, ...) is refused
+        before the base evaluation and SFT have spent their time."""
+        for name, steps in (("rl1", self.config.rl1_steps), ("rl2", self.config.rl2_steps)):
+            if steps:
+                self.rl_config(name, self.out / "sft")
+
+    def rl(self, name: str, start: Path) -> Path:
+        """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns its checkpoint."""
+        from textgym.trainers.rl import train_rl
+
+        started = time.perf_counter()
+        rl_config = self.rl_config(name, start)
+        prob = rl_config.curriculum["random_move_prob"]
+        _log(
+            f"{name}: {rl_config.steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}"
+        )
         train_rl(rl_config, resume=True, progress=self.progress)
         checkpoint = self.out / name / "checkpoint"
         self.spend(name, started)
@@ -751,6 +772,7 @@ class _Run:
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
     run = _Run(config, progress)
+    run.check_stages()
     model, name = run.sft(run.base()), "SFT"
     for stage, steps in (("rl1", config.rl1_steps), ("rl2", config.rl2_steps)):
         if steps:
