@@ -139,3 +139,14 @@ def test_a_folder_without_tokenizer_or_chat_template_is_one_clear_error(
     (plain / "tokenizer_config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="has no chat template"):
         load_model(plain)
+
+
+def test_an_answer_budget_beyond_the_context_is_refused(tiny_model_path, capsys) -> None:
+    from textgym.cli import main
+
+    with pytest.raises(ValueError, match=r"below the model's context of 4096 tokens"):
+        HFPolicy(tiny_model_path, max_new_tokens=4096)
+    argv = ["eval", "--policy", f"hf:{tiny_model_path}", "--max-new-tokens", "100000"]
+    assert main([*argv, "--episodes", "1", "--opponent", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "must be below the model's context" in err and "Traceback" not in err

@@ -86,6 +86,17 @@ def check_fits(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
         )
 
 
+def model_context(model: Any) -> int | None:
+    """The longest sequence ``model`` takes (``max_position_embeddings`` or ``n_positions``
+    of its config), or None when its config does not say."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -242,6 +253,12 @@ class HFPolicy:
             model, tokenizer = load_model(model, device or "cpu")
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when the model is given as an object")
+        context = model_context(model)
+        if context is not None and max_new_tokens >= context:
+            raise ValueError(
+                f"max_new_tokens ({max_new_tokens}) must be below the model's context of "
+                f"{context} tokens (the prompt needs room too)"
+            )
         self.model = model
         self.tokenizer = tokenizer
         self.temperature = float(temperature)
