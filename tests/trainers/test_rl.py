@@ -91,8 +91,12 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
 def test_bad_config_is_refused_before_any_work(tiny_model_path, tmp_path, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         RLConfig(model=str(tiny_model_path), out_dir=str(tmp_path), **kwargs)
+    # a missing model: train_rl refuses it first (a pipeline plans rounds ahead of the
+    # models they start from, so RLConfig itself does not look)
+    missing = RLConfig(model=str(tmp_path / "missing"), out_dir=str(tmp_path / "out"))
     with pytest.raises(ValueError, match="neither a folder"):
-        RLConfig(model=str(tmp_path / "missing"), out_dir=str(tmp_path))
+        train_rl(missing, progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_each_torchrun_rank_needs_its_own_gpu(warm_model, tmp_path, monkeypatch) -> None:

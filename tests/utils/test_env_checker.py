@@ -208,16 +208,17 @@ print("checked")
 '''
 
 
-def test_a_script_without_a_main_guard_gets_one_message_not_a_fork_bomb(tmp_path) -> None:
-    (tmp_path / "unguarded.py").write_text(_UNGUARDED_SCRIPT)
-    ps_before = len(os.listdir("/proc"))
-    done = subprocess.run(
-        [sys.executable, "unguarded.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
+def _run_script(folder, text: str) -> subprocess.CompletedProcess[str]:
+    """Run ``text`` as the script ``unguarded.py`` in ``folder``."""
+    (folder / "unguarded.py").write_text(text)
+    return subprocess.run(
+        [sys.executable, "unguarded.py"], cwd=folder, capture_output=True, text=True, timeout=600
     )
+
+
+def test_a_script_without_a_main_guard_gets_one_message_not_a_fork_bomb(tmp_path) -> None:
+    ps_before = len(os.listdir("/proc"))
+    done = _run_script(tmp_path, _UNGUARDED_SCRIPT)
     assert done.returncode != 0
     assert NESTED_REPLAY_ERROR in done.stderr
     assert done.stderr.count("Traceback") == 1  # one error, not a tower of them
@@ -230,13 +231,6 @@ def test_the_guarded_script_checks_its_env(tmp_path) -> None:
         'print("checked")',
         'if __name__ == "__main__":\n    check_text_env("unguarded:Echo-v0")\n    print("checked")',
     )
-    (tmp_path / "unguarded.py").write_text(guarded)
-    done = subprocess.run(
-        [sys.executable, "unguarded.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = _run_script(tmp_path, guarded)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "checked"
