@@ -5,7 +5,7 @@ call of some functions is a single step that can run for minutes (``trim(X, Y)``
 long strings is quadratic). A thread cannot stop such a call, and closing the connection
 under it crashes the process. So :class:`QueryProcess` keeps the database in a child
 process (plain ``python -I -S`` running this file: the standard library only, no
-textgym import, about 20 ms to start): a query that outlives its timeout is ended by
+textgym import, about 40 ms to start and load): a query that outlives its timeout is ended by
 killing the child, and the next query starts a fresh one from the database bytes the
 parent keeps. The parent never waits for SQLite longer than the timeout, and nothing of
 a killed query survives it.

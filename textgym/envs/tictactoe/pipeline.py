@@ -737,13 +737,19 @@ class _Run:
             dtype=config.dtype,
         )
 
+    def rounds(self) -> list[str]:
+        """The CISPO rounds this run has (a round of 0 steps is skipped)."""
+        config = self.config
+        return [
+            name for name, steps in (("rl1", config.rl1_steps), ("rl2", config.rl2_steps)) if steps
+        ]
+
     def check_stages(self) -> None:
         """Build every stage's settings before the first stage runs: a bad combination
         (games per batch that are not a multiple of the group size, ...) is refused
         before the base evaluation and SFT have spent their time."""
-        for name, steps in (("rl1", self.config.rl1_steps), ("rl2", self.config.rl2_steps)):
-            if steps:
-                self.rl_config(name, self.out / "sft")
+        for name in self.rounds():
+            self.rl_config(name, self.out / "sft")
 
     def rl(self, name: str, start: Path) -> Path:
         """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns its checkpoint."""
@@ -774,9 +780,8 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     run = _Run(config, progress)
     run.check_stages()
     model, name = run.sft(run.base()), "SFT"
-    for stage, steps in (("rl1", config.rl1_steps), ("rl2", config.rl2_steps)):
-        if steps:
-            model, name = run.rl(stage, model), stage.upper()
+    for stage in run.rounds():
+        model, name = run.rl(stage, model), stage.upper()
     return run.finish(model, name)
 
 
