@@ -256,3 +256,39 @@ def test_cli_trains_sft_and_rl_with_lora_and_merges(tiny_model_path, tmp_path, c
         )
         == 0
     )
+
+
+def test_adapters_that_name_themselves_or_each_other_are_one_error_line(
+    tiny_model_path, sft_adapter, tmp_path, capsys
+) -> None:
+    """A loop of adapters is refused before anything loads (it recursed until Python's
+    limit); an unreadable config and a too-long chain are one line too."""
+    folder, _, _ = sft_adapter
+
+    def adapter(name, base):
+        path = tmp_path / name
+        path.mkdir()
+        for p in folder.iterdir():
+            (path / p.name).write_bytes(p.read_bytes())
+        config = json.loads((path / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = str(base)
+        (path / "adapter_config.json").write_text(json.dumps(config))
+        return path
+
+    def refused(path, why):
+        argv = ["eval", "--policy", f"hf:{path}", "--episodes", "1", "--opponent", "random"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err, err
+
+    me = adapter("me", tmp_path / "me")
+    refused(me, "adapters name themselves or each other as base model")
+    x = adapter("x", tmp_path / "y")
+    adapter("y", x)
+    refused(x, f"{x} -> {tmp_path / 'y'} -> {x}")
+    chain = [adapter("a0", tiny_model_path)]
+    for i in range(1, 10):
+        chain.append(adapter(f"a{i}", chain[-1]))
+    refused(chain[-1], "stacks more than 8 adapters")
+    (me / "adapter_config.json").write_text("{nope")
+    refused(me, "cannot read the adapter config")

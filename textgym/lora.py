@@ -36,28 +36,57 @@ def _import_peft() -> Any:
     return peft
 
 
+#: The longest chain of adapters trained on adapters that loads.
+MAX_ADAPTER_CHAIN = 8
+
+
+def _named_base(path: Path) -> Path:
+    """The base ``path``'s adapter config names (relative names count from ``path``)."""
+    config_file = path / ADAPTER_CONFIG
+    try:
+        config = json.loads(config_file.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the adapter config {str(config_file)!r}: {exc}") from None
+    name = config.get("base_model_name_or_path") if isinstance(config, dict) else None
+    if not name or not isinstance(name, str):
+        raise ValueError(f"the adapter in {str(path)!r} names no base model")
+    base = Path(name)
+    return base if base.is_absolute() else path / base
+
+
 def adapter_base(path: str | Path) -> Path:
     """The base model an adapter folder was trained on (a path relative to the adapter
-    folder counts from there).
+    folder counts from there). The base may itself be an adapter (trained on an adapter):
+    the whole chain is followed here, so a chain that loops is refused before anything
+    loads.
 
     Raises:
-        ValueError: if the config names no base, or the base is not there.
+        ValueError: if a config names no base or cannot be read, a base is not there,
+            adapters name themselves or each other, or the chain is longer than
+            :data:`MAX_ADAPTER_CHAIN`.
     """
     from textgym.policies.hf import is_model_path
 
-    config = json.loads((Path(path) / ADAPTER_CONFIG).read_text())
-    name = config.get("base_model_name_or_path")
-    if not name:
-        raise ValueError(f"the adapter in {str(path)!r} names no base model")
-    base = Path(name)
-    if not base.is_absolute():
-        base = Path(path) / base
-    if not is_model_path(base):
-        raise ValueError(
-            f"the adapter in {str(path)!r} was trained on {name!r}, which is not there "
-            f"(put the base model back, or edit base_model_name_or_path in {ADAPTER_CONFIG})"
-        )
-    return base
+    path = Path(path)
+    chain = [path]
+    while is_adapter(chain[-1]):
+        base = _named_base(chain[-1])
+        if not is_model_path(base):
+            raise ValueError(
+                f"the adapter in {str(chain[-1])!r} was trained on {str(base)!r}, which is not "
+                f"there (put the base model back, or edit base_model_name_or_path in "
+                f"{ADAPTER_CONFIG})"
+            )
+        if base.resolve() in {p.resolve() for p in chain}:
+            loop = " -> ".join(str(p) for p in [*chain, base])
+            raise ValueError(f"adapters name themselves or each other as base model: {loop}")
+        chain.append(base)
+        if len(chain) > MAX_ADAPTER_CHAIN + 1:
+            raise ValueError(
+                f"the adapter in {str(path)!r} stacks more than {MAX_ADAPTER_CHAIN} adapters "
+                f"(merge some with textgym model merge)"
+            )
+    return chain[1]
 
 
 def lora_targets(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:

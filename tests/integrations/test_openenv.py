@@ -312,7 +312,8 @@ def test_bad_env_id_is_one_clear_error():
         timeout=120,
     )
     assert proc.returncode == 2
-    assert "cannot serve 'NoSuchEnv-v0'" in proc.stderr
+    assert "unknown env 'NoSuchEnv-v0'" in proc.stderr
+    assert "TextTicTacToe-v0" in proc.stderr  # the ids it can serve are listed
     assert "Traceback" not in proc.stderr
 
 

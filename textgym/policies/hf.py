@@ -14,9 +14,10 @@ choice is greedy and the reported log-probs are those of ``softmax(logits)``.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
+import pickle
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 
 from textgym.policies.base import Completion, Conversation
+from textgym.utils import model_files
 
 
 def is_model_path(path: str | Path) -> bool:
@@ -42,26 +44,30 @@ def check_model_path(path: str | Path, what: str = "model") -> None:
         )
 
 
-#: Bytes per parameter of the quantized GGUF types, for the size estimate (Q4_1 stores 16
-#: bytes of 4-bit values and two 2-byte scales per 32 weights).
-_GGUF_BYTES_PER_PARAM = 0.625
+def estimate_parameters(path: str | Path) -> int:
+    """How many parameters the model at ``path`` allocates once loaded, from its headers
+    alone (nothing is allocated): the larger of what its weights hold (safetensors or
+    GGUF tensor shapes) and what its config makes transformers build (``config.json``,
+    or a GGUF file's metadata; see :func:`textgym.utils.model_files.config_parameters`).
+
+    Raises:
+        ModelFileError: (a ValueError) a header or config that is not what it claims.
+    """
+    path = Path(path)
+    if path.is_file():
+        stored, metadata = model_files.gguf_parameters(path)
+        built = model_files.config_parameters(model_files.gguf_config(metadata), str(path))
+        return max(stored, built or 0)
+    stored = sum(model_files.safetensors_parameters(s) for s in path.glob("*.safetensors"))
+    config = model_files.read_config(path)
+    built = model_files.config_parameters(config, str(path / "config.json")) if config else None
+    return max(stored, built or 0)
 
 
 def estimate_bytes(path: str | Path, dtype: torch.dtype = torch.float32) -> int:
-    """The memory the model at ``path`` takes once loaded in ``dtype``, from its files
-    alone: safetensors headers count the parameters; a GGUF file is taken as 4-bit."""
-    path = Path(path)
-    size = torch.tensor([], dtype=dtype).element_size()
-    if path.is_file():
-        return int(path.stat().st_size / _GGUF_BYTES_PER_PARAM * size)
-    params = 0
-    for shard in path.glob("*.safetensors"):
-        with open(shard, "rb") as f:
-            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-        for name, meta in header.items():
-            if name != "__metadata__":
-                params += math.prod(meta["shape"])
-    return params * size
+    """The memory the model at ``path`` takes once loaded in ``dtype``
+    (:func:`estimate_parameters` times the dtype's size)."""
+    return estimate_parameters(path) * torch.tensor([], dtype=dtype).element_size()
 
 
 def _available_bytes(device: str) -> int | None:
@@ -135,7 +141,17 @@ def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
     else:
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+            with warnings.catch_warnings():  # torch warns of a pickle protocol it reads
+                warnings.filterwarnings("ignore", "Detected pickle protocol")
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        except pickle.UnpicklingError:
+            # transformers reads a pickled .bin with torch.load(weights_only=True): a file
+            # holding more than tensors stops there, before any of its code runs.
+            raise ValueError(
+                f"cannot load a causal LM from {str(path)!r}: its pickled weights hold objects "
+                f"other than tensors, so they were refused unrun (save the model as "
+                f"safetensors where it came from)"
+            ) from None
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot load a causal LM from {str(path)!r}: {exc}") from None
     if tokenizer.chat_template is None:
