@@ -705,9 +705,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     check_env_id(args.env)  # before the server starts: one error line
     try:
-        from textgym.integrations.openenv import serve
+        from textgym.integrations.openenv_server import ServerLimits, serve
     except ImportError as exc:
         raise ValueError(str(exc)) from None
+    limits = ServerLimits(
+        max_sessions=args.max_sessions,
+        session_timeout=args.session_timeout,
+        max_body_bytes=args.max_body_bytes,
+        max_message_bytes=args.max_message_bytes,
+        header_timeout=args.header_timeout,
+        shutdown_timeout=args.shutdown_timeout,
+    )
     print(
         f"textgym serve: {args.env} on http://{args.host}:{args.port} (OpenEnv; Ctrl-C stops)",
         file=sys.stderr,
@@ -716,10 +724,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.env,
         args.host,
         args.port,
-        max_sessions=args.max_sessions,
-        session_timeout=args.session_timeout,
         system_prompt=parse_system_prompt(args.system_prompt),
         log_level=args.log_level,
+        limits=limits,
     )
     return 0
 
@@ -740,6 +747,27 @@ def _add_serve(sub: Any) -> None:
         type=float,
         default=None,
         help="close a session idle this many seconds (default: only when its client goes)",
+    )
+    p_serve.add_argument(
+        "--max-body-bytes", type=int, default=1 << 20, help="largest HTTP body (larger: 413)"
+    )
+    p_serve.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=1 << 20,
+        help="largest WebSocket message (larger: the connection closes, code 1009)",
+    )
+    p_serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection has to send a whole HTTP request head",
+    )
+    p_serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=5.0,
+        help="seconds SIGINT/SIGTERM wait for sessions (running tools) before exiting",
     )
     p_serve.add_argument(
         "--system-prompt", default=None, help="env (the env's own) | none | a text"

@@ -35,8 +35,8 @@ from textgym.integrations.openenv import (
     TextgymEnvironment,
     TRLTextgymEnv,
     jsonable,
-    make_app,
 )
+from textgym.integrations.openenv_server import make_app
 
 pytestmark = pytest.mark.server
 

@@ -1,22 +1,22 @@
-"""Any textgym env behind an OpenEnv server (``pip install 'textgym[openenv]'``).
+"""Any textgym env as an OpenEnv environment (``pip install 'textgym[openenv]'``).
 
 `OpenEnv <https://github.com/meta-pytorch/OpenEnv>`_ serves environments over HTTP and
 WebSocket; TRL's ``environment_factory``, SkyRL, Unsloth and verifiers' OpenEnv taskset
-consume such servers. ``textgym serve --env ID`` (or :func:`serve`) puts any registered
-env behind one:
+consume such servers. ``textgym serve --env ID`` (or
+:func:`textgym.integrations.openenv_server.serve`, the server and its limits) puts any
+registered env behind one:
 
 - one env per WebSocket session (``/ws``), made by ``gymnasium.make(env_id)`` with the
   env's own wrappers; a session that ends, or a client that disappears, closes its env;
-- ``reset`` takes ``seed`` (a whole number >= 0) and ``options`` (the env's reset
+- ``reset`` takes ``seed`` (a whole number in ``[0, 2**64)``) and ``options`` (the env's reset
   options, e.g. an opponent's skill); ``step`` takes the answer text
   (:class:`TextAction`);
 - every observation (:class:`TextObservation`) carries the env's text, the reward of
   the step, ``done`` (terminated or truncated, each also given), and the step's info as
   JSON; the reset observation also carries the env's system prompt (its rules and answer
   format), so a client can build the same conversation textgym's own rollout does;
-- bad messages (bad JSON, an unknown type, a seed that is not a whole number, a step
-  before ``reset`` or after the episode ended) are answered with an error and the
-  session stays usable; they never stop the server.
+- bad messages are answered with an error and the session stays usable; they never
+  stop the server (the server module lists them, and its limits).
 
 Clients: OpenEnv's :class:`~openenv.core.GenericEnvClient` works as is; :class:`TextgymClient`
 is the typed one; :class:`TRLTextgymEnv` is a ready ``environment_factory`` class for
@@ -42,11 +42,9 @@ from openenv.core import EnvClient
 from openenv.core.client_types import StepResult
 from openenv.core.env_server import (
     Action,
-    ConcurrencyConfig,
     Environment,
     Observation,
     State,
-    create_app,
 )
 from openenv.core.env_server.types import EnvironmentMetadata
 from pydantic import Field
@@ -106,8 +104,9 @@ def jsonable(value: Any) -> Any:
 def _check_seed(seed: Any) -> int | None:
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0 or null, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        shown = repr(seed) if len(repr(seed)) <= 40 else repr(seed)[:40] + "..."
+        raise ValueError(f"seed must be a whole number in [0, 2**64) or null, got {shown}")
     return seed
 
 
@@ -209,84 +208,6 @@ class TextgymEnvironment(Environment[TextAction, TextObservation, TextState]):
         self.env.close()
 
 
-def make_app(
-    env_id: str,
-    *,
-    max_sessions: int = 64,
-    session_timeout: float | None = None,
-    system_prompt: str | None = None,
-    make_kwargs: Mapping[str, Any] | None = None,
-) -> Any:
-    """The OpenEnv FastAPI app serving ``env_id``, one env per session.
-
-    Args:
-        env_id: the env to serve; checked here by making one (a bad id fails now, not
-            in the first session).
-        max_sessions: how many sessions may be open at once (each holds one env).
-        session_timeout: seconds of inactivity after which a session is closed; None:
-            only when its client goes.
-        system_prompt: replaces the env's system prompt in reset observations.
-        make_kwargs: keyword arguments for ``gymnasium.make``.
-    """
-    if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
-        raise ValueError(f"max_sessions must be a whole number >= 1, got {max_sessions!r}")
-    if session_timeout is not None and not session_timeout > 0:
-        raise ValueError(f"session_timeout must be > 0 seconds or None, got {session_timeout!r}")
-    kwargs = dict(make_kwargs or {})
-    try:
-        gym.make(env_id, **kwargs).close()
-    except gym.error.Error as exc:
-        raise ValueError(
-            f"cannot serve {env_id!r}: {exc} (textgym envs lists the registered envs)"
-        ) from None
-
-    def factory() -> TextgymEnvironment:
-        return TextgymEnvironment(env_id, kwargs, system_prompt)
-
-    factory.__name__ = f"textgym:{env_id}"
-    return create_app(
-        factory,
-        TextAction,
-        TextObservation,
-        env_name=env_id,
-        concurrency_config=ConcurrencyConfig(
-            max_concurrent_envs=max_sessions, session_timeout=session_timeout
-        ),
-        state_cls=TextState,
-    )
-
-
-def serve(
-    env_id: str,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    max_sessions: int = 64,
-    session_timeout: float | None = None,
-    system_prompt: str | None = None,
-    log_level: str = "warning",
-) -> None:
-    """Serve ``env_id`` until interrupted: SIGINT or SIGTERM close every session's env,
-    stop the server and return."""
-    import signal
-
-    import uvicorn
-
-    app = make_app(
-        env_id,
-        max_sessions=max_sessions,
-        session_timeout=session_timeout,
-        system_prompt=system_prompt,
-    )
-    # uvicorn shuts down gracefully on either signal, then re-raises it; SIGTERM then
-    # ends like Ctrl-C (uvicorn.run returns) instead of killing the process.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 class TextgymClient(EnvClient[TextAction, TextObservation, TextState]):
     """OpenEnv's WebSocket client, typed for a textgym server::
 
@@ -368,6 +289,4 @@ __all__ = [
     "TextgymClient",
     "TextgymEnvironment",
     "jsonable",
-    "make_app",
-    "serve",
 ]
