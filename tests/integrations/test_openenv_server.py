@@ -26,9 +26,11 @@ if os.environ.get("TEXTGYM_ISOLATED") != "openenv":
     )
 
 import requests
+from hypothesis import HealthCheck, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.envs.sql.test_hostile_sql import hostile_sql
 from tests.integrations.test_openenv import ENV, _free_port, _start, _stop, _wait_healthy
 from textgym.integrations.openenv_server import ServerLimits
 
@@ -330,3 +332,36 @@ def test_load_many_clients_against_the_session_limit() -> None:
         assert results == ["observation"] * 8
     finally:
         assert _stop(proc) == 0
+
+
+@pytest.fixture(scope="module")
+def sql_port():
+    proc, port = _sql_server(tool_timeout=0.5)
+    yield port
+    assert _stop(proc) == 0
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(sql=hostile_sql())
+def test_hostile_sql_from_the_strategy_through_serve(sql_port, sql) -> None:
+    """The Hypothesis strategy of tests/envs/sql (every core function, huge arguments)
+    through a served TextSQL-v0: each step and reset within the bound, then usable."""
+    from tests.envs.sql.test_hostile_sql import SLACK, _tool_call
+
+    with _ws(sql_port) as ws:
+        _ask(ws, {"type": "reset", "data": {"seed": 0}})
+        start = time.monotonic()
+        reply = _ask(ws, {"type": "step", "data": {"text": _tool_call(sql)}})
+        assert time.monotonic() - start < 0.5 + SLACK, sql
+        text = reply["data"]["observation"]["text"]
+        assert text.startswith(("Result of query", "Error: query")), text[:200]
+        start = time.monotonic()
+        _ask(ws, {"type": "reset", "data": {"seed": 1}})
+        assert time.monotonic() - start < SLACK
+        reply = _ask(ws, {"type": "step", "data": {"text": _tool_call("SELECT 7")}})
+        assert "Result of query: 7" in reply["data"]["observation"]["text"]
