@@ -136,8 +136,19 @@ class QueryProcess:
         return reply
 
     def close(self) -> None:
-        """Kill the child (if any); a later query starts a new one."""
-        self._kill()
+        """Kill the child (if any); a later query starts a new one. Safe from another
+        thread while a query runs: the child is killed at once, and the query's own
+        thread, which then reads the end of the pipe, closes the pipe (closing it here
+        could hand its file descriptor to an unrelated file before the reader is done)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._kill()
+            finally:
+                self._lock.release()
+            return
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
     def __del__(self) -> None:
         self._kill()
@@ -189,7 +200,10 @@ class QueryProcess:
                 raise _ChildGone from None
             if not ready:
                 raise QueryTimeout
-            chunk = os.read(fd, 1 << 16)
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                raise _ChildGone from None
             if not chunk:
                 raise _ChildGone
             self._buffer += chunk
