@@ -3,7 +3,7 @@
 Each answer costs one forward pass per generated token (the prompt's prefill yields the
 first). With a character-only tokenizer ``<move>5</move>`` plus the end-of-turn token is
 15 passes for one digit of information; with ``<move>`` and ``</move>`` as single tokens
-(:data:`textgym.models.TAG_TOKENS`) it is 4. The answer text and the format check are
+(:data:`textgym.models.tiny.TAG_TOKENS`) it is 4. The answer text and the format check are
 the same in both.
 
 For each tokenizer this builds the pipeline's tiny model (same size, same seed), teaches
@@ -26,10 +26,11 @@ from pathlib import Path
 from rollout_throughput import TimedPolicy  # this folder's script: counts tokens and answers
 
 import textgym  # noqa: F401
-from textgym.envs.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
 from textgym.envs.tictactoe.players import teacher_policy
-from textgym.models import TAG_TOKENS, build_tiny_model
-from textgym.policies.hf import HFPolicy, load_model
+from textgym.models.loading import load_model
+from textgym.models.tiny import TAG_TOKENS, build_tiny_model
+from textgym.policies.hf import HFPolicy
+from textgym.recipes.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
 from textgym.rollout import rollout
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 

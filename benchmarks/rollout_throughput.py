@@ -22,7 +22,7 @@ import time
 import torch
 
 import textgym  # noqa: F401
-from textgym.models import build_tiny_model
+from textgym.models.tiny import build_tiny_model
 from textgym.policies.hf import HFPolicy
 from textgym.rollout import rollout
 

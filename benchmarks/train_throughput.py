@@ -44,9 +44,10 @@ import torch
 
 def make_batch(model_dir: Path, games: int, out: Path, args: argparse.Namespace) -> None:
     """Play the games and pickle the training turns."""
-    from textgym.envs.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
-    from textgym.models import build_tiny_model
-    from textgym.policies.hf import HFPolicy, load_model
+    from textgym.models.loading import load_model
+    from textgym.models.tiny import build_tiny_model
+    from textgym.policies.hf import HFPolicy
+    from textgym.recipes.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
     from textgym.rollout import rollout
     from textgym.trainers.groups import group_advantages
     from textgym.trainers.tokens import episode_tokens
@@ -98,14 +99,14 @@ def bare_step(model, optimizer, turns, pad_id, micro_batch_size, device, sort=Tr
 
 
 def _dtype(args: argparse.Namespace) -> torch.dtype:
-    from textgym.policies.hf import resolve_dtype
+    from textgym.models.loading import resolve_dtype
 
     return resolve_dtype(args.dtype, args.device)
 
 
 def run_variant(variant: str, model_dir: Path, batch: Path, args: argparse.Namespace) -> dict:
     """Time one variant (in this process) and return its numbers."""
-    from textgym.policies.hf import load_model
+    from textgym.models.loading import load_model
     from textgym.trainers.step import cispo_step
 
     device = args.device

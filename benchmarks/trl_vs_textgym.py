@@ -29,9 +29,9 @@ ENV = "TextTicTacToe-LLM-v0"
 def warm_model(folder: Path, games: int) -> Path:
     """The tiny model after a short SFT on the teacher's full-history games."""
     from textgym.envs.tictactoe.players import teacher_policy
-    from textgym.models import build_tiny_model
-    from textgym.policies.hf import load_model
-    from textgym.trainers.saving import save_model
+    from textgym.models.loading import load_model
+    from textgym.models.saving import save_model
+    from textgym.models.tiny import build_tiny_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
     model, tok = load_model(build_tiny_model(folder / "tiny", seed=0))
@@ -72,7 +72,7 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> list[tuple[floa
     from trl import GRPOConfig, GRPOTrainer
 
     from textgym.integrations.trl import episode_return, make_rollout_func, seed_dataset
-    from textgym.policies.hf import load_model
+    from textgym.models.loading import load_model
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     lm, tok = load_model(model)

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from textgym.evaluation import evaluate
-from textgym.models import build_tiny_model
+from textgym.models.loading import load_model
+from textgym.models.saving import save_model
+from textgym.models.tiny import build_tiny_model
 from textgym.policies.by_name import make_policy
-from textgym.policies.hf import HFPolicy, load_model
+from textgym.policies.hf import HFPolicy
 from textgym.trainers.rl import RLConfig, train_rl
-from textgym.trainers.saving import save_model
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
 from textgym.view import View
 

@@ -1,6 +1,6 @@
 """How fast can a tiny model learn to play from a given observation line? A diagnostic.
 
-Trains a freshly built tiny model (``textgym.models.build_tiny_model``) on every position
+Trains a freshly built tiny model (``textgym.models.tiny.build_tiny_model``) on every position
 of tic-tac-toe where a player is to move (the board audit's 9,040), with the solver's
 optimal moves as the target (the loss is minus the log of the probability the model puts
 on the optimal set), and prints the share of positions where its greedy cell is optimal.
@@ -23,10 +23,11 @@ import time
 import torch
 
 from textgym.envs.tictactoe import rules, solver
-from textgym.envs.tictactoe.audit import reachable_positions
 from textgym.envs.tictactoe.env import _compact_text, _letters_text
-from textgym.models import build_tiny_model
-from textgym.policies.hf import encode_chat, load_model
+from textgym.models.loading import load_model
+from textgym.models.tiny import build_tiny_model
+from textgym.policies.hf import encode_chat
+from textgym.recipes.tictactoe.audit import reachable_positions
 
 FORMATS = ("compact", "letters", "nolegal", "pairs", "lists")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from textgym.envs.tictactoe.players import teacher_policy
 from textgym.integrations.trl import episode_return, make_rollout_func, seed_dataset
-from textgym.models import build_tiny_model
-from textgym.policies.hf import load_model
+from textgym.models.loading import load_model
+from textgym.models.tiny import build_tiny_model
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
 ENV = "TextTicTacToe-LLM-v0"

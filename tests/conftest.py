@@ -26,7 +26,7 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory):
     """A tiny Llama-shaped model with a character tokenizer, saved once per test session."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from textgym.models import build_tiny_model
+    from textgym.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
@@ -38,8 +38,8 @@ def warm_model(tiny_model_path, tmp_path_factory):
     model's random weights learns the format too slowly for that, so the LoRA RL tests
     start from this one too.)"""
     from textgym.envs.tictactoe.players import teacher_policy
-    from textgym.policies.hf import load_model
-    from textgym.trainers.saving import save_model
+    from textgym.models.loading import load_model
+    from textgym.models.saving import save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
     model, tok = load_model(tiny_model_path)

@@ -22,9 +22,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
+from textgym.rollout import reference_answer_tokens  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes  # noqa: E402
-from textgym.view import View, reference_answer_tokens  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 ENV_IDS = textgym.registered_env_ids()
 ROOT = Path(__file__).resolve().parents[1]

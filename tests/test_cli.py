@@ -163,7 +163,7 @@ def test_ctrl_c_points_to_resume(tmp_path, monkeypatch, capsys) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("textgym.cli.evaluate", interrupted)
+    monkeypatch.setattr("textgym.cli.evaluate.evaluate", interrupted)
     out = tmp_path / "r.jsonl"
     assert main(["eval", "--out", str(out)]) == 130
     assert "rerun with --resume" in capsys.readouterr().err

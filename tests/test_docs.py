@@ -128,3 +128,26 @@ def test_every_docs_page_is_in_the_nav() -> None:
     """A page left out of mkdocs.yml's nav would be built but not reachable."""
     nav = (ROOT / "mkdocs.yml").read_text()
     assert PAGES and [p for p in PAGES if f" {p}\n" not in nav] == []
+
+
+def test_the_reference_covers_every_public_module() -> None:
+    """docs/reference.md renders every module of the package (the command's own modules
+    aside: its reference is ``textgym --help``), and docs/architecture.md names each one's
+    file or folder."""
+    from tests.test_layers import MODULES
+
+    reference = (DOCS / "reference.md").read_text()
+    architecture = (DOCS / "architecture.md").read_text()
+    public = [
+        m
+        for m in MODULES
+        if not m.startswith("textgym.cli.") and not any(p.startswith("_") for p in m.split("."))
+    ]
+    assert [m for m in public if f"::: {m}\n" not in reference] == []
+
+    def named(module: str) -> bool:  # its file, its package folder, or its parent's
+        path = MODULES[module].relative_to(ROOT).as_posix()
+        folder = path.rpartition("/")[0] + "/"
+        return path in architecture or folder in architecture
+
+    assert [m for m in public if not named(m)] == []

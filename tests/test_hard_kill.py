@@ -141,7 +141,7 @@ def _epoch(partial: Path) -> int:
 
 PIPELINE = """
 import sys
-from textgym.envs.tictactoe.pipeline import preset_config, run_pipeline
+from textgym.recipes.tictactoe.pipeline import preset_config, run_pipeline
 settings = dict(hidden_size=32, teacher_games=40, sft_epochs=2, rl1_steps=2, rl2_steps=2,
                 games_per_batch=8, group_size=4, eval_episodes=6, eval_every=1, audit=False)
 run_pipeline(preset_config("quick", out_dir=sys.argv[1], **settings), progress=False)

@@ -13,17 +13,15 @@ pytest.importorskip("peft")
 
 from textgym.cli import main  # noqa: E402
 from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
-from textgym.lora import (  # noqa: E402
+from textgym.models.loading import is_adapter, load_adapter, load_model  # noqa: E402
+from textgym.models.lora import (  # noqa: E402
     add_lora,
     check_lora_rank,
-    is_adapter,
-    load_adapter,
     merge_lora,
     trainable_parameters,
 )
-from textgym.policies.hf import load_model  # noqa: E402
+from textgym.models.saving import save_model  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
-from textgym.trainers.saving import save_model  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
 
 

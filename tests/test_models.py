@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from textgym.models import TAG_TOKENS, build_char_tokenizer, build_tiny_model
+from textgym.models.tiny import TAG_TOKENS, build_char_tokenizer, build_tiny_model
 
 
 def test_round_trip_through_auto_classes(tiny_model_path) -> None:

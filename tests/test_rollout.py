@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from textgym.core import Completion
 from textgym.envs.tictactoe.players import perfect_policy
-from textgym.policies.base import Completion
 from textgym.rollout import rollout
 
 

@@ -11,18 +11,45 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-if TYPE_CHECKING:  # the policy layer sits above this one
-    from textgym.policies.base import Policy
-
 Message = dict[str, str]
+"""One chat message: ``{"role": ..., "content": ...}``."""
 Conversation = list[Message]
+"""The messages a policy answers, oldest first."""
+
+
+@dataclass
+class Completion:
+    """One sampled answer, with the exact tokens behind it when the policy has them."""
+
+    text: str
+    """The answer text (special tokens such as EOS removed)."""
+    prompt_ids: list[int] = field(default_factory=list)
+    """Token ids of the rendered conversation the answer was sampled from."""
+    completion_ids: list[int] = field(default_factory=list)
+    """Token ids that were sampled, including the final EOS when one was sampled."""
+    logprobs: list[float] | None = None
+    """Per-token log-probability of each completion id under the sampling distribution."""
+    finish_reason: Literal["stop", "length", "scripted", "error"] = "stop"
+    """Why the answer ended: EOS, the token budget, a scripted player, or a failed request."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that answers many conversations at once (the policy protocol: a batch of
+    conversations in, a batch of completions out; implementations live in
+    :mod:`textgym.policies`)."""
+
+    def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
+        """Return one completion per conversation, in order."""
+        ...
+
 
 #: Printable ASCII in a fixed order: digits, letters, punctuation, then whitespace
 #: (space, tab, newline, carriage return, vertical tab, form feed).
@@ -238,7 +265,7 @@ class TextEnv(gym.Env[str, str]):
                     f"unknown condition {spec!r} for {type(self).__name__}; choose one of: "
                     f"{names}, or NAME=VALUE reset options"
                 )
-            options[name.strip()] = _parse_value(value.strip())
+            options[name.strip()] = parse_value(value.strip())
         return options
 
     def evaluation_note(self, options: dict[str, Any]) -> str | None:
@@ -255,7 +282,7 @@ class TextEnv(gym.Env[str, str]):
         return []
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     """A reset-option value typed on a command line: a number, a boolean, None or text."""
     lowered = text.lower()
     if lowered in ("true", "false"):

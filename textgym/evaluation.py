@@ -23,8 +23,9 @@ import gymnasium as gym
 import numpy as np
 
 import textgym  # noqa: F401  (registers the envs)
-from textgym.policies.base import Policy
-from textgym.policies.by_name import make_policy, probe_env
+from textgym.core import Policy
+from textgym.envs import probe_env
+from textgym.policies.by_name import make_policy
 from textgym.rollout import Episode, rollout
 from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
 from textgym.utils.tables import format_table, markdown_table

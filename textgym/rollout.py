@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-import textgym  # noqa: F401  (registers the envs)
-from textgym.policies.base import Completion, Conversation, Policy
+from textgym.core import Completion, Conversation, Policy
+from textgym.envs import probe_env
+from textgym.policies.by_name import scripted_policy
 from textgym.utils.progress import progress_bar
+from textgym.view import View
 from textgym.wrappers.chat import ChatHistory
 
 _INFO_DROP = frozenset({"messages"})
@@ -65,7 +67,9 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
-def _view(messages: Conversation, history: str) -> Conversation:
+def visible_messages(messages: Conversation, history: str) -> Conversation:
+    """What the policy sees of an episode's ``messages``: all of them (``history="full"``)
+    or the system messages and the latest one (``"last"``)."""
     if history == "full":
         return list(messages)
     return [m for m in messages if m["role"] == "system"] + [messages[-1]]
@@ -129,7 +133,7 @@ def rollout(
         start(slot)
     while active:
         order = sorted(active)
-        prompts = [_view(slots[s].messages, history) for s in order]
+        prompts = [visible_messages(slots[s].messages, history) for s in order]
         completions = policy.complete(prompts)
         if len(completions) != len(order):
             raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
@@ -157,3 +161,56 @@ def rollout(
     for env in slots:
         env.close()
     return sorted(finished, key=lambda e: e.index)
+
+
+def check_view(view: View, tokenizer: Any = None) -> list[str]:
+    """Refuse a view the env cannot support; return warnings for doubtful ones.
+
+    Refused (``ValueError``): an unknown env; ``history="last"`` on an env whose
+    observations do not show everything needed (the question or the tool results would
+    vanish after the first turn). With a ``tokenizer``, a budget shorter than the env's
+    reference answers (measured on a few reference episodes) is refused too. Warned: a
+    tool env without its system prompt (the tool schemas are in it).
+    """
+    with probe_env(view.env_id) as env:
+        base: Any = env.unwrapped
+        if view.history == "last" and not getattr(base, "markov_observations", False):
+            raise ValueError(
+                f"history 'last' cannot play {view.env_id}: its observations do not repeat "
+                "what earlier turns showed (the task, tool results); use history 'full'"
+            )
+        warnings = []
+        if view.system_prompt == "" and getattr(base, "schemas", None):
+            warnings.append(
+                f"{view.env_id} without its system prompt: the model never sees the tool schemas"
+            )
+    if tokenizer is not None:
+        need = reference_answer_tokens(view, tokenizer)
+        if need is not None and need > view.max_new_tokens:
+            raise ValueError(
+                f"max_new_tokens {view.max_new_tokens} cannot hold {view.env_id}'s answers: "
+                f"its reference player's longest answer is {need} tokens with this "
+                f"tokenizer (EOS included); use at least {need}"
+            )
+    return warnings
+
+
+def reference_answer_tokens(view: View, tokenizer: Any, episodes: int = 4) -> int | None:
+    """Tokens (EOS included) of the longest answer the env's reference player gives in a few
+    episodes, or None when the env has no reference player."""
+    try:
+        policy = scripted_policy("reference", view.env_id, seed=0)
+    except ValueError:
+        return None
+    played = rollout(
+        policy,
+        view.env_id,
+        list(range(episodes)),
+        num_envs=episodes,
+        history=view.history,
+        system_prompt=view.system_prompt,
+    )
+    texts = [t.completion.text for e in played for t in e.turns]
+    if not texts:
+        return None
+    return max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)

@@ -5,6 +5,10 @@ the history (the ``full`` conversation or only the ``last`` observation) and the
 budget in new tokens. A trained model's folder records the view it was trained with
 (``textgym_view.json``), and the commands that load the model use it by default, so
 evaluating a model just trained scores the task it learned.
+
+This module is settings and their files only (it imports nothing of textgym): checking a
+view against its env, which plays reference episodes, is
+:func:`textgym.rollout.check_view`.
 """
 
 from __future__ import annotations
@@ -13,9 +17,6 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
-
-import textgym  # noqa: F401  (registers the envs)
-from textgym.policies.by_name import probe_env
 
 VIEW_FILE = "textgym_view.json"
 
@@ -100,70 +101,12 @@ def resolve_view(
     return replace(base, **changes)
 
 
-def check_view(view: View, tokenizer: Any = None) -> list[str]:
-    """Refuse a view the env cannot support; return warnings for doubtful ones.
-
-    Refused (``ValueError``): an unknown env; ``history="last"`` on an env whose
-    observations do not show everything needed (the question or the tool results would
-    vanish after the first turn). With a ``tokenizer``, a budget shorter than the env's
-    reference answers (measured on a few reference episodes) is refused too. Warned: a
-    tool env without its system prompt (the tool schemas are in it).
-    """
-    with probe_env(view.env_id) as env:
-        base: Any = env.unwrapped
-        if view.history == "last" and not getattr(base, "markov_observations", False):
-            raise ValueError(
-                f"history 'last' cannot play {view.env_id}: its observations do not repeat "
-                "what earlier turns showed (the task, tool results); use history 'full'"
-            )
-        warnings = []
-        if view.system_prompt == "" and getattr(base, "schemas", None):
-            warnings.append(
-                f"{view.env_id} without its system prompt: the model never sees the tool schemas"
-            )
-    if tokenizer is not None:
-        need = reference_answer_tokens(view, tokenizer)
-        if need is not None and need > view.max_new_tokens:
-            raise ValueError(
-                f"max_new_tokens {view.max_new_tokens} cannot hold {view.env_id}'s answers: "
-                f"its reference player's longest answer is {need} tokens with this "
-                f"tokenizer (EOS included); use at least {need}"
-            )
-    return warnings
-
-
-def reference_answer_tokens(view: View, tokenizer: Any, episodes: int = 4) -> int | None:
-    """Tokens (EOS included) of the longest answer the env's reference player gives in a few
-    episodes, or None when the env has no reference player."""
-    from textgym.policies.by_name import scripted_policy
-    from textgym.rollout import rollout
-
-    try:
-        policy = scripted_policy("reference", view.env_id, seed=0)
-    except ValueError:
-        return None
-    played = rollout(
-        policy,
-        view.env_id,
-        list(range(episodes)),
-        num_envs=episodes,
-        history=view.history,
-        system_prompt=view.system_prompt,
-    )
-    texts = [t.completion.text for e in played for t in e.turns]
-    if not texts:
-        return None
-    return max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
-
-
 __all__ = [
     "DEFAULT_ENV",
     "VIEW_FILE",
     "View",
-    "check_view",
     "load_view",
     "parse_system_prompt",
-    "reference_answer_tokens",
     "resolve_view",
     "save_view",
 ]

@@ -16,8 +16,8 @@ from textgym.integrations.trl import (  # noqa: E402
     make_rollout_func,
     seed_dataset,
 )
-from textgym.policies.hf import load_model  # noqa: E402
-from textgym.trainers.saving import save_model  # noqa: E402
+from textgym.models.loading import load_model  # noqa: E402
+from textgym.models.saving import save_model  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
 from textgym.trainers.tokens import prefix_kept  # noqa: E402
 

@@ -138,9 +138,10 @@ def test_lora_trains_sft_and_a_cispo_step_on_smollm2(smollm2_folder, tmp_path) -
     model; one CISPO step with LoRA runs and checkpoints the adapter."""
     pytest.importorskip("peft")
     from textgym.envs.tictactoe.players import teacher_policy
-    from textgym.lora import add_lora, is_adapter
+    from textgym.models.loading import is_adapter
+    from textgym.models.lora import add_lora
+    from textgym.models.saving import save_model
     from textgym.trainers.rl import RLConfig, train_rl
-    from textgym.trainers.saving import save_model
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
     model, tok = load_model(smollm2_folder)

@@ -90,7 +90,7 @@ def test_shared_prefix_cache_changes_nothing_but_speed(tiny_model_path) -> None:
 
 
 def test_models_with_convolution_state_fall_back_to_plain_prefill(tmp_path) -> None:
-    from textgym.models import build_tiny_model
+    from textgym.models.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path / "lfm2", architecture="lfm2")
     policy = HFPolicy(path, temperature=0.0, max_new_tokens=6, min_shared_prefix=8)
@@ -106,7 +106,7 @@ def test_models_with_convolution_state_fall_back_to_plain_prefill(tmp_path) -> N
 def test_a_model_too_large_for_the_memory_is_refused_before_loading(
     tiny_model_path, tmp_path, monkeypatch
 ) -> None:
-    from textgym.policies import hf
+    from textgym.models import loading as hf
 
     model, _ = load_model(tiny_model_path)
     params = sum(p.numel() for p in model.parameters())
@@ -167,7 +167,7 @@ def test_a_config_that_claims_a_million_layers_is_refused_before_allocating(
     import json
 
     from textgym.cli import main
-    from textgym.policies import hf
+    from textgym.models import loading as hf
 
     folder = _copy_model(tiny_model_path, tmp_path / "million")
     config = json.loads((folder / "config.json").read_text())
@@ -191,7 +191,7 @@ def test_a_gguf_that_claims_a_million_layers_is_refused_before_allocating(
     tmp_path, monkeypatch
 ) -> None:
     from tests.utils.test_model_files import LLAMA, gguf_bytes
-    from textgym.policies import hf
+    from textgym.models import loading as hf
 
     path = tmp_path / "huge.gguf"
     path.write_bytes(

@@ -263,7 +263,7 @@ def _free_port() -> int:
 def served_model(tmp_path_factory):
     """``transformers serve`` of the tiny model on 127.0.0.1, stopped after the module."""
     pytest.importorskip("fastapi")
-    from textgym.models import build_tiny_model
+    from textgym.models.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path_factory.mktemp("served") / "tiny", seed=0)
     exe = shutil.which("transformers") or os.path.join(

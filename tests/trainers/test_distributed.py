@@ -69,7 +69,7 @@ def test_train_rl_runs_under_torchrun(tiny_model_path, tmp_path, mode) -> None:
     assert [json.loads(x)["step"] for x in lines] == [1, 2]
     assert (out / "checkpoint" / "trainer_state.pt").exists()
     if mode == "rl-lora":
-        from textgym.lora import is_adapter
+        from textgym.models.loading import is_adapter
 
         assert is_adapter(out / "checkpoint")
     load_model(out / "checkpoint")  # a loadable model

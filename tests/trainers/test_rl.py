@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textgym.policies.hf import load_model  # noqa: E402
+from textgym.models.loading import load_model  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
 
 

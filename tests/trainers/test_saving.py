@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from textgym.models.saving import StateError, load_state  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
-from textgym.trainers.saving import StateError, load_state  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_train  # noqa: E402
 from textgym.trainers.tokens import TurnTokens  # noqa: E402
 
@@ -60,7 +60,7 @@ def test_train_rl_resume_refuses_a_crafted_checkpoint_before_any_work(warm_model
 
 
 def test_sft_resume_refuses_a_crafted_state(tiny_model_path, tmp_path) -> None:
-    from textgym.policies.hf import load_model
+    from textgym.models.loading import load_model
 
     marker = tmp_path / "ran"
     _crafted(tmp_path / "sft" / "sft_state.pt", marker)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from textgym.utils.model_files import (
+from textgym.models.files import (
     GGUFArray,
     ModelFileError,
     config_parameters,
@@ -196,7 +196,7 @@ def test_config_parameters_is_a_lower_bound_by_hand() -> None:
 
 
 def test_config_parameters_never_exceeds_a_real_model(tiny_model_path) -> None:
-    from textgym.policies.hf import load_model
+    from textgym.models.loading import load_model
 
     model, _ = load_model(tiny_model_path)
     built = config_parameters(read_config(tiny_model_path))

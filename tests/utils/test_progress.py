@@ -50,8 +50,8 @@ def test_no_bar_in_a_pipe_or_when_not_wanted(monkeypatch) -> None:
 def test_rollout_and_sft_draw_bars_on_a_terminal(monkeypatch, tiny_model_path) -> None:
     pytest.importorskip("tqdm")
     pytest.importorskip("torch")
+    from textgym.models.loading import load_model
     from textgym.policies.by_name import scripted_policy
-    from textgym.policies.hf import load_model
     from textgym.rollout import rollout
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
 

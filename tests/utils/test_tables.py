@@ -29,7 +29,7 @@ def test_markdown_marks_number_columns_right_aligned() -> None:
 def test_the_pipeline_report_uses_it() -> None:
     from pathlib import Path
 
-    from textgym.envs.tictactoe.pipeline import PipelineReport, StageResult
+    from textgym.recipes.tictactoe.pipeline import PipelineReport, StageResult
 
     report = PipelineReport(Path("."))
     report.rows.append(StageResult("RL2", "optimal", 200, 0.0, 100.0, 0.0, 100.0, 0.0))

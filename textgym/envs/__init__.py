@@ -1,6 +1,12 @@
-"""Environment registration: every textgym env id, registered with Gymnasium on import."""
+"""Environment registration: every textgym env id, registered with Gymnasium on import,
+and the lookups every command makes before it plays (:func:`check_env_id`,
+:func:`probe_env`)."""
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import gymnasium as gym
 
@@ -64,3 +70,35 @@ def register_envs() -> None:
 def registered_env_ids() -> list[str]:
     """The ids of all textgym environments."""
     return list(ENV_SPECS)
+
+
+def check_env_id(env_id: str) -> None:
+    """A ``ValueError`` naming the registered envs when ``env_id`` is not one of them.
+
+    ``module:EnvId`` (Gymnasium's form for an env a package registers on import) imports
+    ``module`` first, as ``gymnasium.make`` does; a module that cannot be imported is one
+    error naming it.
+    """
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the module's own failure, in one line
+            raise ValueError(
+                f"env {env_id!r}: cannot import {module!r} ({type(exc).__name__}: {exc})"
+            ) from None
+    if name not in gym.registry:
+        known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
+        raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
+
+
+@contextmanager
+def probe_env(env_id: str) -> Iterator[gym.Env]:
+    """A fresh env of a registered id, to read its hooks; closed on exit (an MCP env's
+    servers stop). An unknown id is a ``ValueError`` naming the registered ones."""
+    check_env_id(env_id)
+    env = gym.make(env_id)
+    try:
+        yield env
+    finally:
+        env.close()

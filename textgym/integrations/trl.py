@@ -32,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from textgym.rollout import Episode
+from textgym.envs import check_env_id
+from textgym.rollout import Episode, rollout
 from textgym.trainers.tokens import episode_tokens
 
 
@@ -88,12 +89,7 @@ class TextgymRollout:
         num_envs: int = 64,
         seed: int = 0,
     ) -> None:
-        import gymnasium as gym
-
-        import textgym  # noqa: F401  (registers the envs)
-
-        if env_id not in gym.registry:
-            raise ValueError(f"unknown env {env_id!r}; see `textgym envs`")
+        check_env_id(env_id)
         if history not in ("full", "last"):
             raise ValueError(f"history must be 'full' or 'last', got {history!r}")
         self.env_id = env_id
@@ -108,7 +104,6 @@ class TextgymRollout:
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         """Play one episode per prompt with ``trainer``'s model; one sample each."""
         from textgym.policies.hf import HFPolicy
-        from textgym.rollout import rollout
 
         seeds = [_seed_of(p) for p in prompts]
         model = trainer.accelerator.unwrap_model(trainer.model)

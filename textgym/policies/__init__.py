@@ -8,7 +8,7 @@
 * :func:`~textgym.policies.by_name.make_policy` — any of them from its name.
 """
 
-from textgym.policies.base import Completion, Conversation, Message, Policy
+from textgym.core import Completion, Conversation, Message, Policy
 from textgym.policies.reference import FormattedPolicy, ReferencePolicy
 
 __all__ = [

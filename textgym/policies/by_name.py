@@ -10,50 +10,14 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import gymnasium as gym
-
-import textgym  # noqa: F401  (registers the envs)
-from textgym.policies.base import Policy
+from textgym.core import Policy
+from textgym.envs import probe_env
+from textgym.policies.openai_policy import OpenAIPolicy
 from textgym.policies.reference import FormattedPolicy, ReferencePolicy
 
 MODEL_POLICIES = ("hf:PATH", "openai:MODEL")
-
-
-def check_env_id(env_id: str) -> None:
-    """A ``ValueError`` naming the registered envs when ``env_id`` is not one of them.
-
-    ``module:EnvId`` (Gymnasium's form for an env a package registers on import) imports
-    ``module`` first, as ``gymnasium.make`` does; a module that cannot be imported is one
-    error naming it.
-    """
-    module, _, name = env_id.rpartition(":")
-    if module:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # the module's own failure, in one line
-            raise ValueError(
-                f"env {env_id!r}: cannot import {module!r} ({type(exc).__name__}: {exc})"
-            ) from None
-    if name not in gym.registry:
-        known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
-        raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
-
-
-@contextmanager
-def probe_env(env_id: str) -> Iterator[gym.Env]:
-    """A fresh env of a registered id, to read its hooks; closed on exit (an MCP env's
-    servers stop). An unknown id is a ``ValueError`` naming the registered ones."""
-    check_env_id(env_id)
-    env = gym.make(env_id)
-    try:
-        yield env
-    finally:
-        env.close()
 
 
 def _env_hooks(env_id: str) -> tuple[Any, Any]:
@@ -120,8 +84,6 @@ def make_policy(
     """A policy from its name (see the module docstring); bad names are a ``ValueError``
     that lists the choices for ``env_id``."""
     if spec.startswith("openai:"):
-        from textgym.policies.openai_policy import OpenAIPolicy
-
         return OpenAIPolicy(
             spec[7:],
             base_url=base_url,

@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from textgym.policies.base import Completion, Conversation
+from textgym.core import Completion, Conversation
 
 
 class PolicyError(RuntimeError):

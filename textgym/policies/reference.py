@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from textgym.core import ReferencePlayer
-from textgym.policies.base import Completion, Conversation, Policy
+from textgym.core import Completion, Conversation, Policy, ReferencePlayer
 
 
 class ReferencePolicy:

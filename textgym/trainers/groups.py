@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from textgym.envs import probe_env
+
 
 def group_advantages(
     rewards: Sequence[float],
@@ -145,8 +147,6 @@ def resolve_curriculum(
     Also checks ``replay_options`` with a test reset. An unknown option or a range outside
     the declared one is a ``ValueError`` naming the value and the choices.
     """
-    from textgym.policies.by_name import probe_env
-
     with probe_env(env_id) as env:
         declared = env.unwrapped.curriculum_options()  # type: ignore[attr-defined]
         if replay_options:

@@ -34,14 +34,19 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from textgym.lora import (
-    add_lora,
-    check_rank_value,
-    is_adapter,
-    load_adapter,
-    trainable_parameters,
+from textgym.evaluation import condition_options, evaluate, evaluation_conditions
+from textgym.models.files import check_dtype, check_model_path
+from textgym.models.loading import is_adapter, load_adapter, load_model, resolve_dtype
+from textgym.models.lora import add_lora, check_rank_value, trainable_parameters
+from textgym.models.saving import (
+    check_writable,
+    load_state,
+    recover,
+    save_model,
+    write_text_atomically,
 )
-from textgym.policies.hf import HFPolicy, check_dtype, check_model_path, load_model, resolve_dtype
+from textgym.plots import plot_training
+from textgym.policies.hf import HFPolicy
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import (
     Curriculum,
@@ -52,13 +57,6 @@ from textgym.trainers.groups import (
     share_of_groups_with_variance,
 )
 from textgym.trainers.replay import lost_positions
-from textgym.trainers.saving import (
-    check_writable,
-    load_state,
-    recover,
-    save_model,
-    write_text_atomically,
-)
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens, prefix_report
 from textgym.utils.progress import progress_bar, shows_bars
@@ -152,7 +150,7 @@ class RLConfig:
     CUDA device that supports it, else float32). Log-probs are computed in float32 from
     the logits either way."""
     lora_rank: int | None = None
-    """Train a LoRA adapter of this rank instead of the whole model (:mod:`textgym.lora`);
+    """Train a LoRA adapter of this rank instead of the whole model (:mod:`textgym.models.lora`);
     checkpoints then hold only the adapter, and load on their base model anywhere a model
     folder does."""
     lora_alpha: float | None = None
@@ -207,8 +205,6 @@ class RLConfig:
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         self.view  # noqa: B018  (checks history and max_new_tokens)
         if self.eval_conditions is not None:
-            from textgym.evaluation import condition_options
-
             self.eval_conditions = tuple(self.eval_conditions)
             for condition in self.eval_conditions:
                 condition_options(self.env_id, condition)
@@ -335,8 +331,6 @@ def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
 def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
     """Greedy play under each of the env's evaluation conditions, on fixed seeds:
     ``eval/<condition>/reward`` and ``eval/<condition>/<metric>`` (metric means)."""
-    from textgym.evaluation import evaluate, evaluation_conditions
-
     out: dict[str, float] = {}
     policy = HFPolicy(model, tokenizer, temperature=0.0, max_new_tokens=config.max_new_tokens)
     for condition in config.eval_conditions or evaluation_conditions(config.env_id):
@@ -605,8 +599,6 @@ def _plot(metrics_path: Path, png: Path) -> None:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is not None and metrics_path.exists():
-        from textgym.plots import plot_training
-
         plot_training(metrics_path, png)
 
 

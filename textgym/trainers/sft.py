@@ -25,12 +25,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from textgym.policies.base import Policy
+from textgym.core import Policy
+from textgym.models.saving import load_state, recover
 from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import resolve_curriculum
-from textgym.trainers.saving import load_state, recover
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
+from textgym.utils.files import save_atomically
+from textgym.utils.progress import progress_bar
 
 
 def teacher_games(
@@ -219,19 +221,16 @@ def sft_train(
     batch (prompt and padding excluded). With ``state_dir``, the run is saved there after
     every epoch and continued from there when started again (see the module docstring);
     the returned losses then include those of the earlier epochs. Only the parameters
-    that require gradients train: with a LoRA adapter (:func:`textgym.lora.add_lora`) those
+    that require gradients train: with a LoRA adapter (:func:`textgym.models.lora.add_lora`) those
     are the adapter's, and the saved state holds only them.
     """
-    from textgym.utils.files import save_atomically
-    from textgym.utils.progress import progress_bar
-
     config = config or SFTConfig()
     if not turns:
         raise ValueError(
             "no SFT examples: no teacher episode reached the reward threshold, or none were "
             "played (lower the threshold, play more episodes or use a better teacher)"
         )
-    from textgym.lora import trainable_parameters
+    from textgym.models.lora import trainable_parameters
 
     device = next(model.parameters()).device
     params = trainable_parameters(model)  # only the adapter's, with LoRA

@@ -33,6 +33,9 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
+from textgym.core import OptionRange
+from textgym.utils.hostile import hostile_actions
+
 #: Awkward answers the driver sends besides legal actions. Any string must be accepted.
 JUNK_ACTIONS: tuple[str, ...] = (
     "",
@@ -404,8 +407,6 @@ def _check_hooks(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
     """The textgym hooks: declared curriculum options reset at both ends of their range,
     and ``info["episode_metrics"]``, when reported, holds finite numbers (the yes/no ones
     0 or 1)."""
-    from textgym.core import OptionRange
-
     base: Any = env.unwrapped
     ranges = base.curriculum_options() if hasattr(base, "curriculum_options") else {}
     for name, spec in ranges.items():
@@ -436,8 +437,6 @@ def _check_hooks(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
 def _check_hostile(env: gym.Env, seeds: tuple[int, ...]) -> None:
     """Every hostile action is answered (observation in the space, finite reward, bool
     flags), at the start of an episode and after a first move, and the env plays on."""
-    from textgym.utils.hostile import hostile_actions
-
     schemas = getattr(env.unwrapped, "schemas", None) or []
     names = tuple(s["name"] for s in schemas if isinstance(s, dict) and "name" in s)
     tag = _answer_tag(env) or getattr(env.unwrapped, "answer_tag", None)

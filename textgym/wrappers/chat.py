@@ -6,9 +6,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from textgym.core import Message
 from textgym.wrappers.common import refuse_double_wrap
-
-Message = dict[str, str]
 
 
 def stack_system_prompt(env: gym.Env, override: str | None = None) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from textgym.core import OptionRange, ReferencePlayer
 from textgym.envs.base.single_turn import Task
 from textgym.envs.base.tools import ToolEnv
+from textgym.envs.calculator.reference import CalculatorPlayer
 
 _OPS: dict[type, Any] = {
     ast.Add: operator.add,
@@ -100,8 +101,6 @@ class CalculatorTask:
     def reference_player(self) -> ReferencePlayer:
         """Calls the calculator once per step, each on the previous result, then answers
         the last result; its mistake is a wrong final answer."""
-        from textgym.envs.calculator.reference import CalculatorPlayer
-
         return CalculatorPlayer()
 
     def make_task(self, rng: np.random.Generator) -> Task:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from textgym.core import OptionRange, ReferencePlayer
 from textgym.envs.base.multi_turn import MultiTurnEnv, Reply
-
-
-def pegs(code: str, guess: str) -> tuple[int, int]:
-    """(black, white): right symbol in the right place, right symbol in the wrong place."""
-    black = sum(c == g for c, g in zip(code, guess, strict=True))
-    common = sum((Counter(code) & Counter(guess)).values())
-    return black, common - black
+from textgym.envs.mastermind.reference import ConsistentGuesser
+from textgym.envs.mastermind.rules import pegs
 
 
 class TextMastermindEnv(MultiTurnEnv):
@@ -109,8 +102,6 @@ class TextMastermindEnv(MultiTurnEnv):
     def reference_player(self) -> ReferencePlayer:
         """Guesses the first code (in numeric order) consistent with every peg so far; its
         mistake is a uniformly random code."""
-        from textgym.envs.mastermind.reference import ConsistentGuesser
-
         return ConsistentGuesser(self.answer_tag)
 
     def episode_metrics(self) -> dict[str, float]:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from textgym.core import Conversation
-from textgym.envs.mastermind.env import pegs
+from textgym.envs.mastermind.rules import pegs
 
 _SETTING = re.compile(r"Guess the (\d+)-digit code \(digits 1 to (\d+)\)\.")
 _PEGS = re.compile(r"^(\d+): (\d+) black, (\d+) white$", re.MULTILINE)

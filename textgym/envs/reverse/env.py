@@ -10,6 +10,7 @@ import numpy as np
 from textgym.core import OptionRange, ReferencePlayer
 from textgym.envs.base.multi_turn import Reply
 from textgym.envs.base.single_turn import SingleTurnEnv, Task
+from textgym.envs.reverse.reference import ReversePlayer
 
 _ALPHABET = np.array(list(string.ascii_lowercase))
 
@@ -87,8 +88,6 @@ class TextReverseEnv(SingleTurnEnv):
 
     def reference_player(self) -> ReferencePlayer:
         """Exact reversal; its mistake swaps two neighbouring letters of the answer."""
-        from textgym.envs.reverse.reference import ReversePlayer
-
         return ReversePlayer(self.answer_tag)
 
     def episode_metrics(self) -> dict[str, float]:

@@ -24,6 +24,7 @@ from textgym.core import ReferencePlayer
 from textgym.envs.base.multi_turn import Reply
 from textgym.envs.base.single_turn import Task
 from textgym.envs.base.tools import ToolEnv
+from textgym.envs.sql.reference import SQLPlayer
 from textgym.envs.sql.sandbox import QueryProcess, QueryTimeout, SandboxConfig
 
 _DEPARTMENTS = ("sales", "research", "support", "finance", "legal", "design")
@@ -199,8 +200,6 @@ class TextSQLEnv(ToolEnv):
     def reference_player(self) -> ReferencePlayer:
         """Runs the one query that answers the question, then answers its first cell; its
         mistake answers without looking."""
-        from textgym.envs.sql.reference import SQLPlayer
-
         return SQLPlayer()
 
     def tools(self) -> list:

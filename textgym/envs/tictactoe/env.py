@@ -17,7 +17,9 @@ from textgym.core import (
 )
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
+from textgym.envs.tictactoe.players import TicTacToeReference, named_players
 from textgym.envs.tictactoe.rules import Board, Mark
+from textgym.envs.tictactoe.solver import best_response_to_random
 
 #: Exact action strings for cells 0..8 (people and models number cells 1..9).
 CELL_ACTIONS: tuple[str, ...] = tuple(str(i + 1) for i in range(9))
@@ -433,14 +435,10 @@ class TextTicTacToeEnv(TextEnv):
 
     def reference_player(self) -> ReferencePlayer:
         """:class:`~textgym.envs.tictactoe.players.TicTacToeReference`."""
-        from textgym.envs.tictactoe.players import TicTacToeReference
-
         return TicTacToeReference()
 
     def named_players(self) -> dict[str, Callable[[str | None, int], Any]]:
         """``minimax``, ``random`` and ``teacher:Q``."""
-        from textgym.envs.tictactoe.players import named_players
-
         return named_players()
 
     def evaluation_conditions(self) -> dict[str, dict[str, Any]]:
@@ -464,7 +462,6 @@ class TextTicTacToeEnv(TextEnv):
         """Against the random opponent, the exact ceiling of a best response."""
         if options.get("random_move_prob") != 1.0:
             return None
-        from textgym.envs.tictactoe.solver import best_response_to_random
 
         first = best_response_to_random("first").outcomes
         second = best_response_to_random("second").outcomes

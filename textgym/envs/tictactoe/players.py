@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from textgym.core import Completion, Conversation
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.opponents import (
     CENTRE_CORNERS_EDGES,
@@ -22,7 +23,6 @@ from textgym.envs.tictactoe.opponents import (
     RandomOpponent,
 )
 from textgym.envs.tictactoe.solver import optimal_moves
-from textgym.policies.base import Completion, Conversation
 
 _MARK = re.compile(r"You play ([XO]);")
 _ROW = re.compile(r"^ (\S) \| (\S) \| (\S)$", re.MULTILINE)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from textgym.core import Completion
 from textgym.envs.tictactoe import rules, solver
-from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy, reachable_positions
 from textgym.envs.tictactoe.players import (
     ScriptedPolicy,
     perfect_policy,
     random_policy,
 )
 from textgym.evaluation import evaluate
-from textgym.policies.base import Completion
 from textgym.policies.by_name import make_policy
+from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy, reachable_positions
 
 
 def test_reachable_positions_are_every_unfinished_board_for_both_first_marks() -> None:

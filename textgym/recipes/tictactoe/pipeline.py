@@ -16,7 +16,7 @@ running the same command again continues where it stopped and never redoes finis
 5. evaluation of every stage, greedy, on the same ``eval_episodes`` games against the random
    and the perfect opponent (the final student also at temperature 1), a board audit of
    every stage (its greedy move on all 9,040 positions of the game,
-   :mod:`textgym.envs.tictactoe.audit`), and ``report.md`` with the tables, the plots and
+   :mod:`textgym.recipes.tictactoe.audit`), and ``report.md`` with the tables, the plots and
    the config.
 """
 
@@ -31,6 +31,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from textgym.envs import check_env_id
+from textgym.evaluation import evaluate, read_records
+from textgym.models.files import check_dtype, check_model_path
+from textgym.models.saving import save_atomically, save_model
+from textgym.models.tiny import TAG_TOKENS, build_tiny_model
+from textgym.plots import plot_results
+from textgym.policies.by_name import check_policy_name, make_policy
+from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy
 from textgym.utils.files import (
     check_writable,
     repair_jsonl,
@@ -38,6 +46,7 @@ from textgym.utils.files import (
 )
 from textgym.utils.progress import shows_bars
 from textgym.utils.tables import markdown_table
+from textgym.view import View
 
 if TYPE_CHECKING:
     from textgym.trainers.rl import RLConfig
@@ -69,7 +78,7 @@ class PipelineConfig:
     """Layers of the tiny model."""
     tag_tokens: bool = False
     """Build the tiny model with the answer tags as single tokens (``<move>5</move>`` is 3
-    tokens, not 14: :data:`textgym.models.TAG_TOKENS`). Off by default: with them the
+    tokens, not 14: :data:`textgym.models.tiny.TAG_TOKENS`). Off by default: with them the
     pipeline took 235 s instead of 352 s, but its final student's exact loss to perfect play
     was 0 on fewer seeds than with characters (0 on all three); use them with ``sft_lr``
     1e-3 (the ``fast`` preset), not the default 3e-3 (docs/tictactoe-study.md)."""
@@ -136,7 +145,7 @@ class PipelineConfig:
     would be 9,040 requests)."""
     lora_rank: int | None = None
     """Train LoRA adapters of this rank in SFT and both CISPO rounds instead of the whole
-    model (:mod:`textgym.lora`); None: full training."""
+    model (:mod:`textgym.models.lora`); None: full training."""
     device: str = "auto"
     """Where the model runs: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``."""
     dtype: str = "auto"
@@ -168,26 +177,17 @@ class PipelineConfig:
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
                 raise ValueError(f"{name} must satisfy 0 <= low <= high <= 1, got {(lo, hi)}")
-        from textgym.policies.hf import check_dtype
 
         check_dtype(self.dtype)
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.lora_rank is not None:
-            from textgym.lora import check_rank_value
+            from textgym.models.lora import check_rank_value
 
             check_rank_value(self.lora_rank)
-        import gymnasium as gym
-
-        import textgym  # noqa: F401  (registers the envs)
-
-        if self.env_id not in gym.registry:
-            raise ValueError(f"unknown env {self.env_id!r}; see `textgym envs`")
+        check_env_id(self.env_id)
         if self.model is not None:
-            from textgym.policies.hf import check_model_path
-
             check_model_path(self.model)
-        from textgym.policies.by_name import check_policy_name
 
         check_policy_name(self.teacher, self.env_id)
         if self.teacher.startswith("openai:") and not self.base_url:
@@ -312,7 +312,7 @@ class StageResult:
 @dataclass
 class AuditRow:
     """One player's board audit (rates in % of the 9,040 positions) and its play against
-    every line of perfect play (:func:`textgym.envs.tictactoe.audit.audit_perfect_lines`)."""
+    every line of perfect play (:func:`textgym.recipes.tictactoe.audit.audit_perfect_lines`)."""
 
     stage: str
     positions: int
@@ -463,8 +463,6 @@ class _Run:
     def __init__(self, config: PipelineConfig, progress: bool) -> None:
         import torch
 
-        from textgym.policies.by_name import make_policy
-
         self.config = config
         self.progress = progress
         self.device = config.device
@@ -492,8 +490,6 @@ class _Run:
 
     def evaluate(self, name: str, policy: Any, opponent: str) -> None:
         """The same ``eval_episodes`` games against ``opponent`` (resumed from results.jsonl)."""
-        from textgym.evaluation import evaluate
-
         summary = evaluate(
             name,
             opponent,
@@ -511,9 +507,6 @@ class _Run:
 
     def audit(self, name: str, policy: Any) -> None:
         """The board audit and the perfect-play audit (resumed from audit.jsonl)."""
-        from textgym.envs.tictactoe.audit import audit_perfect_lines, audit_policy
-        from textgym.evaluation import read_records
-
         config, path = self.config, self.out / "audit.jsonl"
         if not config.audit:
             return
@@ -545,7 +538,7 @@ class _Run:
 
     def load(self, path: Path) -> tuple[Any, Any]:
         """A saved model (or adapter folder) on the run's device, in its dtype."""
-        from textgym.policies.hf import load_model, resolve_dtype
+        from textgym.models.loading import load_model, resolve_dtype
 
         return load_model(path, self.device, resolve_dtype(self.config.dtype, self.device))
 
@@ -587,14 +580,10 @@ class _Run:
 
     def base(self) -> Path:
         """1. The tiny model (or ``model``), and the reference players, evaluated."""
-        from textgym.models import TAG_TOKENS, build_tiny_model
-        from textgym.policies.by_name import make_policy
-        from textgym.trainers.saving import save_atomically
-
         config, started = self.config, time.perf_counter()
         base = self.out / "base" if config.model is None else Path(config.model)
         if base.is_file():  # a GGUF file: de-quantized once into base/, loaded from there
-            from textgym.policies.hf import convert_gguf
+            from textgym.models.loading import convert_gguf
 
             if not (self.out / "base" / "config.json").exists():
                 _log(f"converting {base} to {self.out / 'base'}")
@@ -631,10 +620,7 @@ class _Run:
 
     def sft(self, base: Path) -> Path:
         """2. The teacher's games, and SFT on those it did not lose."""
-        from textgym.policies.by_name import make_policy
-        from textgym.trainers.saving import save_model
         from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
-        from textgym.view import View
 
         config, started = self.config, time.perf_counter()
         sft = self.out / "sft"
@@ -659,7 +645,7 @@ class _Run:
             )
             model, tok = self.load(base)
             if config.lora_rank is not None:
-                from textgym.lora import add_lora
+                from textgym.models.lora import add_lora
 
                 model = add_lora(model, config.lora_rank, base, seed=config.seed)
             turns = sft_tokens(kept, tok)
@@ -810,8 +796,6 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
             "",
         ]
     try:
-        from textgym.plots import plot_results
-
         for opponent in ("optimal", "random"):
             summaries = [s for s in report.summaries if s.condition == opponent and len(s)]
             plot_results(

@@ -1,6 +1,8 @@
-"""How many parameters a model's files describe, read from headers alone and bounded.
+"""Model files on disk, read without loading them: which paths hold a model, which
+dtypes textgym loads, and how many parameters a model's files describe, from headers
+alone and bounded (no torch here).
 
-A model is sized before it is allocated (see ``textgym.policies.hf.check_fits``), from
+A model is sized before it is allocated (see :func:`textgym.models.loading.check_fits`), from
 three sources, each read without trusting the file:
 
 - the safetensors headers (the shapes of the stored tensors);
@@ -232,13 +234,63 @@ def gguf_config(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
+def is_model_path(path: str | Path) -> bool:
+    """Whether ``path`` names a model textgym can load: a ``save_pretrained`` folder or a
+    ``.gguf`` file."""
+    path = Path(path)
+    return path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf")
+
+
+def check_model_path(path: str | Path, what: str = "model") -> None:
+    """Raise one clear ValueError unless ``path`` is a loadable model (see
+    :func:`is_model_path`)."""
+    if not is_model_path(path):
+        raise ValueError(
+            f"{what} {str(path)!r} is neither a folder with a saved model nor a .gguf file"
+        )
+
+
+def estimate_parameters(path: str | Path) -> int:
+    """How many parameters the model at ``path`` allocates once loaded, from its headers
+    alone (nothing is allocated): the larger of what its weights hold (safetensors or
+    GGUF tensor shapes) and what its config makes transformers build (``config.json``,
+    or a GGUF file's metadata; see :func:`textgym.utils.config_parameters`).
+
+    Raises:
+        ModelFileError: (a ValueError) a header or config that is not what it claims.
+    """
+    path = Path(path)
+    if path.is_file():
+        stored, metadata = gguf_parameters(path)
+        built = config_parameters(gguf_config(metadata), str(path))
+        return max(stored, built or 0)
+    stored = sum(safetensors_parameters(s) for s in path.glob("*.safetensors"))
+    config = read_config(path)
+    built = config_parameters(config, str(path / "config.json")) if config else None
+    return max(stored, built or 0)
+
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def check_dtype(name: str) -> None:
+    """One clear ValueError unless ``name`` is one of :data:`DTYPES`."""
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+
+
 __all__ = [
+    "DTYPES",
     "MAX_HEADER_BYTES",
     "GGUFArray",
     "ModelFileError",
+    "check_dtype",
+    "check_model_path",
     "config_parameters",
+    "estimate_parameters",
     "gguf_config",
     "gguf_parameters",
+    "is_model_path",
     "read_config",
     "safetensors_parameters",
 ]

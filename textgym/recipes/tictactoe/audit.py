@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-import textgym  # noqa: F401  (registers the envs)
+from textgym.core import Policy
 from textgym.envs.tictactoe import rules, solver
-from textgym.policies.base import Policy
+from textgym.rollout import visible_messages
 from textgym.wrappers.chat import ChatHistory
 
 
@@ -239,14 +239,12 @@ def audit_perfect_lines(
         raise ValueError(f"history must be 'full' or 'last', got {history!r}")
     if max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {max_turns}")
-    from textgym.rollout import _view
-
     audit = PerfectLinesAudit()
     known: dict[tuple[tuple[str, str], ...], str] = {}  # conversation -> the policy's answer
     pending = [_Line(mark, first, (), (), 0.25) for mark in rules.MARKS for first in (True, False)]
     while pending:
         ready = _replay_to_the_policy(pending, env_id, system_prompt, audit)
-        views = [_view(env.messages, history) for _, env, _ in ready]
+        views = [visible_messages(env.messages, history) for _, env, _ in ready]
         keys = [tuple((m["role"], m["content"]) for m in view) for view in views]
         new = {k: v for k, v in zip(keys, views, strict=True) if k not in known}
         answers = policy.complete(list(new.values()))
@@ -343,55 +341,3 @@ __all__ = [
     "audit_policy",
     "reachable_positions",
 ]
-
-
-def audit_command(args: Any) -> int:
-    """``textgym audit``: the board audit and the perfect-play audit of each ``--policy``."""
-    import sys
-
-    from textgym.evaluation import format_table
-    from textgym.policies.by_name import check_policy_name, make_policy
-
-    specs = [s.strip() for s in args.policy.split(",") if s.strip()]
-    for spec in specs:
-        check_policy_name(spec, args.env)
-    rows = []
-    for spec in specs:
-        policy = make_policy(
-            spec,
-            args.env,
-            seed=args.seed,
-            max_new_tokens=args.max_new_tokens,
-            base_url=args.base_url,
-        )
-        audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
-        lines = audit_perfect_lines(
-            policy, args.env, system_prompt=args.system_prompt, history=args.history
-        )
-        rows.append(
-            [
-                spec,
-                str(audit.positions),
-                f"{audit.rate('well_formed'):.1f}",
-                f"{audit.rate('legal'):.1f}",
-                f"{audit.rate('optimal'):.1f}",
-                str(lines.positions),
-                str(len(lines.mistakes)),
-                f"{100 * lines.loss:.2f}",
-            ]
-        )
-        for board, mark, answer in audit.mistakes[: args.show_mistakes]:
-            print(f"{spec}: {mark} to move on {board}: answered {answer!r}", file=sys.stderr)
-        for board, mark, answer, p in lines.mistakes[: args.show_mistakes]:
-            print(
-                f"{spec}: vs perfect play, {mark} to move on {board} (reached with p={p:.4f}): "
-                f"answered {answer!r}",
-                file=sys.stderr,
-            )
-    header = ["policy", "positions", "format%", "legal%", "optimal%"]
-    print(format_table(rows, [*header, "perfect-play positions", "mistakes", "loss%"]))
-    print(
-        "perfect-play columns: every line of the perfect opponent (every seat, every optimal "
-        "reply); loss% is exact for a deterministic player (hf: greedy)"
-    )
-    return 0

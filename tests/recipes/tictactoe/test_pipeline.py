@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("torch")
 
 from textgym.cli import main
-from textgym.envs.tictactoe import audit
-from textgym.envs.tictactoe.pipeline import PipelineConfig, preset_config, run_pipeline
+from textgym.recipes.tictactoe import audit
+from textgym.recipes.tictactoe.pipeline import PipelineConfig, preset_config, run_pipeline
 
 pytestmark = [pytest.mark.slow]
 
@@ -176,8 +176,8 @@ def test_the_smollm2_preset_runs_end_to_end_at_a_quick_size(
     once, SFT and both CISPO rounds train LoRA adapters, every stage is evaluated and the
     report has the timings and peak memory of each stage."""
     pytest.importorskip("peft")
-    from textgym.envs.tictactoe.pipeline import SMOLLM2
-    from textgym.lora import is_adapter
+    from textgym.models.loading import is_adapter
+    from textgym.recipes.tictactoe.pipeline import SMOLLM2
 
     monkeypatch.chdir(tmp_path)  # the preset names the file relative to the working dir
     (tmp_path / SMOLLM2).parent.mkdir(parents=True)
@@ -217,7 +217,7 @@ def test_the_smollm2_preset_says_how_to_get_the_model(tmp_path, monkeypatch) -> 
 
 def test_tag_tokens_flag_reaches_the_config(tmp_path, monkeypatch) -> None:
     """``textgym pipeline --tag-tokens`` builds the tiny model with single-token tags."""
-    from textgym.envs.tictactoe import pipeline
+    from textgym.recipes.tictactoe import pipeline
 
     seen = []
 
@@ -236,7 +236,7 @@ def test_the_tag_token_presets_lower_the_sft_learning_rate(name, tmp_path, monke
     """The tags put a third of each answer's tokens on the cell, not a fourteenth: at the
     default 3e-3 the student's SFT lost 21.5 and 32.5 % of games to perfect play (seeds 0
     and 2), at 1e-3 11.0 and 6.0 %; so a preset with tags carries the lower rate."""
-    import textgym.envs.tictactoe.pipeline as pipeline
+    import textgym.recipes.tictactoe.pipeline as pipeline
 
     seen: list[PipelineConfig] = []
 

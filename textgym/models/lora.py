@@ -14,79 +14,14 @@ Adapter dropout is 0: the log-probs the trainer computes must equal the sampling
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-ADAPTER_CONFIG = "adapter_config.json"
-
-
-def is_adapter(path: str | Path) -> bool:
-    """Whether ``path`` is a folder holding a LoRA adapter (``adapter_config.json``)."""
-    return (Path(path) / ADAPTER_CONFIG).is_file()
-
-
-def _import_peft() -> Any:
-    try:
-        import peft
-    except ImportError:
-        raise ValueError("LoRA needs peft: pip install 'textgym[lora]'") from None
-    return peft
-
-
-#: The longest chain of adapters trained on adapters that loads.
-MAX_ADAPTER_CHAIN = 8
-
-
-def _named_base(path: Path) -> Path:
-    """The base ``path``'s adapter config names (relative names count from ``path``)."""
-    config_file = path / ADAPTER_CONFIG
-    try:
-        config = json.loads(config_file.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read the adapter config {str(config_file)!r}: {exc}") from None
-    name = config.get("base_model_name_or_path") if isinstance(config, dict) else None
-    if not name or not isinstance(name, str):
-        raise ValueError(f"the adapter in {str(path)!r} names no base model")
-    base = Path(name)
-    return base if base.is_absolute() else path / base
-
-
-def adapter_base(path: str | Path) -> Path:
-    """The base model an adapter folder was trained on (a path relative to the adapter
-    folder counts from there). The base may itself be an adapter (trained on an adapter):
-    the whole chain is followed here, so a chain that loops is refused before anything
-    loads.
-
-    Raises:
-        ValueError: if a config names no base or cannot be read, a base is not there,
-            adapters name themselves or each other, or the chain is longer than
-            :data:`MAX_ADAPTER_CHAIN`.
-    """
-    from textgym.policies.hf import is_model_path
-
-    path = Path(path)
-    chain = [path]
-    while is_adapter(chain[-1]):
-        base = _named_base(chain[-1])
-        if not is_model_path(base):
-            raise ValueError(
-                f"the adapter in {str(chain[-1])!r} was trained on {str(base)!r}, which is not "
-                f"there (put the base model back, or edit base_model_name_or_path in "
-                f"{ADAPTER_CONFIG})"
-            )
-        if base.resolve() in {p.resolve() for p in chain}:
-            loop = " -> ".join(str(p) for p in [*chain, base])
-            raise ValueError(f"adapters name themselves or each other as base model: {loop}")
-        chain.append(base)
-        if len(chain) > MAX_ADAPTER_CHAIN + 1:
-            raise ValueError(
-                f"the adapter in {str(path)!r} stacks more than {MAX_ADAPTER_CHAIN} adapters "
-                f"(merge some with textgym model merge)"
-            )
-    return chain[1]
+from textgym.models.loading import ADAPTER_CONFIG, is_adapter, load_adapter, require_peft
+from textgym.models.saving import check_writable, save_model
+from textgym.view import load_view
 
 
 def lora_targets(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
@@ -132,7 +67,7 @@ def add_lora(
     """Freeze ``model`` and wrap it with a fresh LoRA adapter of ``rank`` (alpha defaults
     to ``2 * rank``); ``base`` is the path the model was loaded from, recorded in the
     adapter's config. The adapter's initial weights depend only on ``seed``."""
-    peft = _import_peft()
+    peft = require_peft()
     check_lora_rank(model, rank)
     config = peft.LoraConfig(
         r=rank,
@@ -149,42 +84,8 @@ def add_lora(
     return wrapped
 
 
-def load_adapter(
-    path: str | Path,
-    device: str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    trainable: bool = False,
-) -> tuple[Any, Any]:
-    """Load an adapter folder on its base model; (model, tokenizer).
-
-    ``trainable=False`` merges the adapter into the base (a plain model, as fast as the
-    base); ``trainable=True`` returns the peft model with only the adapter trainable (to
-    continue training it).
-    """
-    from transformers import AutoTokenizer
-
-    from textgym.policies.hf import load_model
-
-    peft = _import_peft()
-    model, tokenizer = load_model(adapter_base(path), device, dtype)
-    try:
-        wrapped = peft.PeftModel.from_pretrained(model, str(path), is_trainable=trainable)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ValueError(f"cannot load the LoRA adapter in {str(path)!r}: {exc}") from None
-    if (Path(path) / "tokenizer_config.json").is_file():
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-    if trainable:
-        return wrapped.to(device), tokenizer
-    return wrapped.merge_and_unload().to(device).eval(), tokenizer
-
-
 def merge_lora(path: str | Path, out: str | Path) -> Path:
     """Write adapter folder ``path`` merged into its base as a plain model folder."""
-    from textgym.trainers.saving import check_writable, save_model
-    from textgym.view import load_view
-
     if not is_adapter(path):
         raise ValueError(f"{str(path)!r} is not a LoRA adapter folder (no {ADAPTER_CONFIG})")
     check_writable(Path(out).parent, "output")

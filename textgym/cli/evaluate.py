@@ -1,0 +1,109 @@
+"""``textgym eval``: policies against an env's evaluation conditions, with resumable JSONL
+records."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from textgym.cli.common import (
+    add_view_options,
+    checked_policies,
+    command_view,
+    model_folder,
+    split_list,
+    suffixed,
+)
+from textgym.evaluation import (
+    condition_options,
+    evaluate,
+    evaluation_conditions,
+    evaluation_note,
+    format_table,
+    summary_table,
+)
+from textgym.plots import plot_results
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    specs = split_list(args.policy)
+    view = command_view(args, model_folder(specs))
+    policies = checked_policies(args, view.env_id)
+    conditions = split_list(args.opponent) if args.opponent else evaluation_conditions(view.env_id)
+    for condition in conditions:
+        condition_options(view.env_id, condition)
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out (the JSONL file to resume)")
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ValueError("--plot needs matplotlib: pip install 'textgym[plot]'")
+    summaries = []
+    for condition in conditions:
+        these = []
+        for spec in policies:
+            these.append(
+                evaluate(
+                    spec,
+                    condition,
+                    episodes=args.episodes,
+                    seed=args.seed,
+                    env_id=view.env_id,
+                    out=args.out,
+                    resume=args.resume,
+                    num_envs=args.num_envs,
+                    temperature=args.temperature,
+                    max_new_tokens=view.max_new_tokens,
+                    progress=not args.quiet,
+                    base_url=args.base_url,
+                    history=view.history,
+                    system_prompt=view.system_prompt,
+                )
+            )
+        if args.plot:
+            path = args.plot if len(conditions) == 1 else suffixed(args.plot, condition)
+            print(f"wrote {plot_results(these, path)}", file=sys.stderr)
+        summaries += these
+    header, rows = summary_table(summaries)
+    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}")
+    print(format_table(rows, header))
+    notes = [evaluation_note(view.env_id, c) for c in conditions]
+    for note in filter(None, notes):
+        print("\n" + note)
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """The subcommands ``eval``."""
+    p_eval = sub.add_parser("eval", help="evaluate policies on any env")
+    p_eval.add_argument(
+        "--policy",
+        default="reference",
+        help="comma-separated: reference | reference:Q | hf:PATH | openai:MODEL | the env's "
+        "own names (tic-tac-toe: minimax, random, teacher:Q)",
+    )
+    p_eval.add_argument(
+        "--opponent",
+        "--condition",
+        default=None,
+        help="comma-separated conditions: the env's names (tic-tac-toe: optimal, random, P) or "
+        "NAME=VALUE;NAME=VALUE reset options (default: the env's evaluation conditions)",
+    )
+    add_view_options(p_eval)
+    p_eval.add_argument("--episodes", type=int, default=100)
+    p_eval.add_argument("--seed", type=int, default=0, help="derives every episode seed")
+    p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")
+    p_eval.add_argument("--resume", action="store_true", help="skip episodes already in --out")
+    p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
+    p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
+    p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    p_eval.add_argument("--plot", default=None, help="write a bar chart PNG here")
+    p_eval.add_argument(
+        "--progress",
+        action="store_true",
+        help="(the default now) a progress bar on a terminal",
+    )
+    p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_eval.set_defaults(func=_cmd_eval)
