@@ -11,8 +11,8 @@ Subclass :class:`MultiTurnEnv` and implement two methods::
             return "I picked a number."
 
         def respond(self, answer):
-            if answer is None or not answer.isdigit():
-                return Reply("Answer with a whole number.")
+            if answer is None or not (answer.isascii() and answer.isdigit() and len(answer) < 4):
+                return Reply("Answer with a whole number from 1 to 100.")
             if int(answer) == self.secret:
                 return Reply("Correct!", reward=1.0, done=True)
             return Reply("Higher." if int(answer) < self.secret else "Lower.")

@@ -1,0 +1,21 @@
+"""``textgym audit``."""
+
+from __future__ import annotations
+
+from textgym.cli import main
+
+
+def test_audit_scores_players_on_every_position(capsys) -> None:
+    argv = ["audit", "--policy", "minimax,random", "--env", "TextTicTacToe-LLM-Compact-v0"]
+    assert main([*argv, "--show-mistakes", "2"]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line.split() for line in captured.out.splitlines()[2:4]}
+    assert rows["minimax"][1:5] == ["9040", "100.0", "100.0", "100.0"]
+    assert float(rows["random"][4]) < 90.0
+    # against every line of perfect play: the perfect player never loses, random play does
+    assert rows["minimax"][6:] == ["0", "0.00"] and int(rows["minimax"][5]) > 100
+    assert float(rows["random"][7]) > 50.0
+    assert captured.err.count("random: ") == 2 + 2 and "minimax: " not in captured.err
+    assert captured.err.count("vs perfect play") == 2
+    assert main(["audit", "--policy", "grandmaster"]) == 2
+    assert "unknown policy 'grandmaster'" in capsys.readouterr().err
