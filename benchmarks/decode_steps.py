@@ -33,6 +33,7 @@ from textgym.policies.hf import HFPolicy
 from textgym.recipes.tictactoe.pipeline import ENV_ID, SYSTEM_PROMPT
 from textgym.rollout import rollout
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+from textgym.view import View
 
 
 def measure(name: str, tags: tuple[str, ...], work: Path, args: argparse.Namespace) -> dict:
@@ -40,21 +41,17 @@ def measure(name: str, tags: tuple[str, ...], work: Path, args: argparse.Namespa
     model, tok = load_model(build_tiny_model(work / name, seed=0, tag_tokens=tags))
     kept, _ = teacher_games(
         teacher_policy(0.9),
-        ENV_ID,
+        View(ENV_ID, history="last", system_prompt=SYSTEM_PROMPT),
         list(range(args.sft_games)),
-        history="last",
-        system_prompt=SYSTEM_PROMPT,
     )
     sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=args.epochs, lr=1e-2))
     policy = TimedPolicy(HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0))
     start = time.perf_counter()
     games = rollout(
         policy,
-        ENV_ID,
-        list(range(10_000, 10_000 + args.games)),
+        View(ENV_ID, history="last", system_prompt=SYSTEM_PROMPT),
+        list(range(10000, 10000 + args.games)),
         num_envs=64,
-        history="last",
-        system_prompt=SYSTEM_PROMPT,
     )
     seconds = time.perf_counter() - start
     turns = [t for g in games for t in g.turns]

@@ -25,6 +25,7 @@ import textgym  # noqa: F401
 from textgym.models.tiny import build_tiny_model
 from textgym.policies.hf import HFPolicy
 from textgym.rollout import rollout
+from textgym.view import View
 
 
 class TimedPolicy:
@@ -84,11 +85,9 @@ def main() -> None:
         games_to_play = max(4 * n, args.min_games)
         episodes = rollout(
             timed,
-            args.env,
+            View(args.env, history=args.history, system_prompt=args.system_prompt),
             list(range(games_to_play)),
             num_envs=n,
-            history=args.history,
-            system_prompt=args.system_prompt,
         )
         wall = time.perf_counter() - start
         games = len(episodes) / wall

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import torch
 
+from textgym.view import View
+
 
 def make_batch(model_dir: Path, games: int, out: Path, args: argparse.Namespace) -> None:
     """Play the games and pickle the training turns."""
@@ -62,13 +64,7 @@ def make_batch(model_dir: Path, games: int, out: Path, args: argparse.Namespace)
     model, tok = load_model(model_dir, args.device, _dtype(args))
     policy = HFPolicy(model, tok, temperature=1.0, max_new_tokens=16, seed=0)
     seeds = [s for s in range(games // 8) for _ in range(8)]
-    episodes = rollout(
-        policy,
-        ENV_ID,
-        seeds,
-        history="last",
-        system_prompt=SYSTEM_PROMPT,
-    )
+    episodes = rollout(policy, View(ENV_ID, history="last", system_prompt=SYSTEM_PROMPT), seeds)
     adv = group_advantages([e.total_reward for e in episodes], [e.seed for e in episodes])
     turns = [t for e, a in zip(episodes, adv, strict=True) for t in episode_tokens(e, a)]
     out.write_bytes(pickle.dumps(turns))

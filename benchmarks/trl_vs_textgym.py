@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from textgym.view import View
+
 ENV = "TextTicTacToe-LLM-v0"
 
 
@@ -35,7 +37,7 @@ def warm_model(folder: Path, games: int) -> Path:
     from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
 
     model, tok = load_model(build_tiny_model(folder / "tiny", seed=0))
-    kept, _ = teacher_games(teacher_policy(0.9), ENV, list(range(games)), history="full")
+    kept, _ = teacher_games(teacher_policy(0.9), View(ENV, history="full"), list(range(games)))
     sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=4, batch_size=32, lr=1e-2))
     return save_model(folder / "warm", model, tok)
 
@@ -104,7 +106,7 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> list[tuple[floa
         train_dataset=seed_dataset(
             args.steps * args.games // 8 + 8, start=1_000_000 * (args.seed + 1)
         ),
-        rollout_func=make_rollout_func(ENV, history="full", num_envs=args.games),
+        rollout_func=make_rollout_func(View(ENV, history="full"), num_envs=args.games),
     )
 
     class Clock(TrainerCallback):

@@ -20,12 +20,11 @@ from typing import Any
 
 from textgym.evaluation import evaluate
 from textgym.models.loading import load_model
-from textgym.models.saving import save_model
 from textgym.models.tiny import build_tiny_model
 from textgym.policies.by_name import make_policy
 from textgym.policies.hf import HFPolicy
 from textgym.trainers.rl import RLConfig, train_rl
-from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_episodes
+from textgym.trainers.sft import SFTConfig, train_sft
 from textgym.view import View
 
 
@@ -98,18 +97,16 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def _eval(name: str, policy: Any, env_id: str, recipe: Recipe, out: Path) -> dict[str, Any]:
+def _eval(name: str, policy: Any, view: View, recipe: Recipe, out: Path) -> dict[str, Any]:
     summary = evaluate(
         name,
         recipe.condition,
         episodes=recipe.eval_episodes,
         seed=10_000 + recipe.seed,  # held out: training seeds derive from other streams
-        env_id=env_id,
         out=out / "results.jsonl",
         resume=True,
         policy_obj=policy,
-        history=recipe.history,  # type: ignore[arg-type]
-        system_prompt=recipe.system_prompt,
+        view=view,
     )
     row = {"stage": name, "reward": summary.mean_reward, "stderr": summary.stderr}
     row.update({m: summary.metric(m) for m in summary.metric_names()})
@@ -134,37 +131,35 @@ def run(env_id: str, recipe: Recipe, out: Path) -> list[dict[str, Any]]:
         build_tiny_model(
             base, hidden_size=recipe.hidden_size, num_layers=recipe.num_layers, seed=recipe.seed
         )
-    rows.append(_eval("base", hf(base), env_id, recipe, out))
+    rows.append(_eval("base", hf(base), view, recipe, out))
     teacher = make_policy(recipe.teacher, env_id, seed=recipe.seed)
-    rows.append(_eval(f"teacher ({recipe.teacher})", teacher, env_id, recipe, out))
+    rows.append(_eval(f"teacher ({recipe.teacher})", teacher, view, recipe, out))
 
     sft = out / "sft"
     if not (sft / "config.json").exists():
         started = time.perf_counter()
-        kept, games = teacher_episodes(
-            make_policy(recipe.teacher, env_id, seed=recipe.seed + 1),
-            env_id,
-            recipe.games,
-            recipe.seed,
-            curriculum=recipe.curriculum,
-            history=recipe.history,
-            system_prompt=recipe.system_prompt,
-            min_reward=recipe.min_reward,
+        result = train_sft(
+            SFTConfig(
+                model=str(base),
+                out_dir=str(sft),
+                games=recipe.games,
+                min_reward=recipe.min_reward,
+                curriculum=recipe.curriculum,
+                env_id=env_id,
+                system_prompt=recipe.system_prompt,
+                history=recipe.history,  # type: ignore[arg-type]
+                max_new_tokens=recipe.max_new_tokens,
+                epochs=recipe.sft_epochs,
+                batch_size=recipe.sft_batch_size,
+                lr=recipe.sft_lr,
+                seed=recipe.seed,
+            ),
+            teacher=make_policy(recipe.teacher, env_id, seed=recipe.seed + 1),
         )
-        model, tok = load_model(base)
-        turns = sft_tokens(kept, tok)
-        print(f"[{env_id}] SFT on {len(kept)}/{len(games)} episodes, {len(turns)} turns")
-        config = SFTConfig(
-            epochs=recipe.sft_epochs,
-            batch_size=recipe.sft_batch_size,
-            lr=recipe.sft_lr,
-            seed=recipe.seed,
-        )
-        sft_train(model, tok, turns, config)
-        save_model(sft, model, tok, view)
+        print(f"[{env_id}] SFT on {result.kept}/{result.games} episodes, {result.turns} turns")
         timings["sft_s"] = time.perf_counter() - started
         timings_path.write_text(json.dumps(timings))
-    rows.append(_eval("SFT", hf(sft), env_id, recipe, out))
+    rows.append(_eval("SFT", hf(sft), view, recipe, out))
 
     rl = out / "rl"
     started = time.perf_counter()
@@ -192,7 +187,7 @@ def run(env_id: str, recipe: Recipe, out: Path) -> list[dict[str, Any]]:
     if done:
         timings["rl_s"] = timings.get("rl_s", 0.0) + time.perf_counter() - started
         timings_path.write_text(json.dumps(timings))
-    rows.append(_eval("SFT + CISPO", hf(rl / "checkpoint"), env_id, recipe, out))
+    rows.append(_eval("SFT + CISPO", hf(rl / "checkpoint"), view, recipe, out))
     (out / "summary.json").write_text(json.dumps({"rows": rows, "timings": timings}, indent=2))
     return rows
 

@@ -21,6 +21,7 @@ from textgym.integrations.trl import episode_return, make_rollout_func, seed_dat
 from textgym.models.loading import load_model
 from textgym.models.tiny import build_tiny_model
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+from textgym.view import View
 
 ENV = "TextTicTacToe-LLM-v0"
 
@@ -36,7 +37,7 @@ def main() -> None:
     out = Path(args.out)
 
     model, tok = load_model(build_tiny_model(out / "tiny", seed=0))
-    kept, _ = teacher_games(teacher_policy(0.9), ENV, list(range(200)), history="full")
+    kept, _ = teacher_games(teacher_policy(0.9), View(ENV, history="full"), list(range(200)))
     sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=4, batch_size=32, lr=1e-2))
 
     config = GRPOConfig(
@@ -59,7 +60,7 @@ def main() -> None:
         reward_funcs=[episode_return],
         args=config,
         train_dataset=seed_dataset(10_000),
-        rollout_func=make_rollout_func(ENV, history="full"),
+        rollout_func=make_rollout_func(View(ENV, history="full")),
     )
     trainer.train()
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]

@@ -32,20 +32,43 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def warm_model(tiny_model_path, tmp_path_factory):
-    """The tiny model after a short SFT on the teacher's games (48, 6 epochs), saved once
-    per test session: its RL rollouts differ and carry a gradient. (LoRA on the tiny
-    model's random weights learns the format too slowly for that, so the LoRA RL tests
-    start from this one too.)"""
-    from textgym.envs.tictactoe.players import teacher_policy
-    from textgym.models.loading import load_model
-    from textgym.models.saving import save_model
-    from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games
+def warm_model_for(tiny_model_path, tmp_path_factory):
+    """``warm_model_for(view)``: the tiny model after a short SFT stage (``train_sft``:
+    teacher:0.9, 48 games, 6 epochs) under ``view``, made once per view and test session:
+    its RL rollouts differ and carry a gradient. (LoRA on the tiny model's random weights
+    learns the format too slowly for that, so the LoRA RL tests start from one too.)"""
+    from textgym.trainers.sft import SFTConfig, train_sft
+    from textgym.view import View
 
-    model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(48)))
-    sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=6, batch_size=16, lr=1e-2))
-    return save_model(tmp_path_factory.mktemp("warm") / "model", model, tok)
+    made: dict[View, Path] = {}
+
+    def make(view: View | None = None) -> Path:
+        view = view or View("TextTicTacToe-LLM-v0", history="last")
+        if view not in made:
+            out = tmp_path_factory.mktemp("warm") / "model"
+            config = SFTConfig(
+                model=str(tiny_model_path),
+                out_dir=str(out),
+                teacher="teacher:0.9",
+                games=48,
+                env_id=view.env_id,
+                system_prompt=view.system_prompt,
+                history=view.history,
+                max_new_tokens=view.max_new_tokens,
+                epochs=6,
+                batch_size=16,
+                lr=1e-2,
+            )
+            made[view] = train_sft(config).out_dir
+        return made[view]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def warm_model(warm_model_for):
+    """The tiny model warmed up on last-history tic-tac-toe (see ``warm_model_for``)."""
+    return warm_model_for()
 
 
 ROOT = Path(__file__).resolve().parents[1]

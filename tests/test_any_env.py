@@ -55,13 +55,15 @@ def test_every_env_rolls_out_evaluates_and_trains_through_the_api(
 
     # evaluated under the env's first condition: a reward with its standard error
     condition = evaluation_conditions(env_id)[0]
-    summary = evaluate("tiny", condition, episodes=2, env_id=env_id, policy_obj=policy)
+    summary = evaluate("tiny", condition, episodes=2, policy_obj=policy, view=env_id)
     assert len(summary) == 2 and math.isfinite(summary.mean_reward)
     assert summary.answer_tokens is not None and summary.answer_tokens > 0
 
     # one SFT step on the imperfect reference teacher's episodes
     teacher = make_policy("reference:0.8", env_id, seed=0)
-    kept, played = teacher_episodes(teacher, env_id, 6, seed=0, min_reward=0.0, history="full")
+    kept, played = teacher_episodes(
+        teacher, View(env_id, history="full"), 6, seed=0, min_reward=0.0
+    )
     assert len(played) == 6 and len(kept) == 6
     before = [p.detach().clone() for p in model.parameters()]
     losses = sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=1, batch_size=512))
@@ -134,8 +136,8 @@ def test_curriculum_options_are_accepted_in_range_and_refused_outside(env_id) ->
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_every_env_reports_episode_metrics_and_its_reference_beats_its_teacher(env_id) -> None:
-    perfect = evaluate("reference", "default", episodes=12, env_id=env_id, num_envs=4)
-    noisy = evaluate("reference:0.3", "default", episodes=12, env_id=env_id, num_envs=4)
+    perfect = evaluate("reference", "default", episodes=12, num_envs=4, view=env_id)
+    noisy = evaluate("reference:0.3", "default", episodes=12, num_envs=4, view=env_id)
     for summary in (perfect, noisy):
         assert all(r["metrics"] for r in summary.records)
         assert set(summary.rates) <= set(summary.metric_names())

@@ -13,6 +13,7 @@ import pytest
 from textgym.envs.tictactoe.players import ScriptedPolicy, random_policy
 from textgym.envs.tictactoe.rules import legal_moves
 from textgym.evaluation import evaluate, read_records
+from textgym.view import View
 
 
 class CrashingPolicy:
@@ -114,11 +115,11 @@ def test_resume_refuses_a_file_played_with_another_seed_or_view(tmp_path) -> Non
     with pytest.raises(ValueError, match="another --seed"):
         evaluate("minimax", "random", episodes=8, seed=1, out=out, resume=True)
     with pytest.raises(ValueError, match=r"other settings \(history\)"):
-        evaluate("minimax", "random", episodes=8, out=out, resume=True, history="last")
+        evaluate("minimax", "random", episodes=8, out=out, resume=True, view=View(history="last"))
     with pytest.raises(ValueError, match=r"other settings \(max_new_tokens, temperature\)"):
         evaluate(
-            "minimax", "random", episodes=8, out=out, resume=True, max_new_tokens=9,
-            temperature=1.0,
+            "minimax", "random", episodes=8, out=out, resume=True, temperature=1.0,
+            view=View(max_new_tokens=9),
         )  # fmt: skip
     assert len(read_records(out)) == 4  # nothing appended by a refused resume
     # another policy, condition or env in the same file is another evaluation: kept apart

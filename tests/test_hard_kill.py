@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from textgym.view import View
+
 torch = pytest.importorskip("torch")
 
 from safetensors.torch import load_file  # noqa: E402
@@ -74,12 +76,10 @@ def lines_in(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def warm_model(tiny_model_path, tmp_path_factory) -> Path:
-    """The tiny model after a little SFT: its RL groups have reward variance to learn from."""
-    out = tmp_path_factory.mktemp("warm") / "model"
-    sft = ["train", "sft", "--model", str(tiny_model_path), "--out", str(out), *VIEW]
-    run(textgym(*sft, "--teacher", "teacher:0.7", "--games", "60", "--batch-size", "16"))
-    return out
+def warm_model(warm_model_for) -> Path:
+    """The tiny model after a little SFT under the test's view: its RL groups have reward
+    variance to learn from."""
+    return warm_model_for(View("TextTicTacToe-LLM-Letters-v0", "", "last"))
 
 
 def test_train_rl_killed_twice_ends_bit_identical(warm_model, tmp_path) -> None:

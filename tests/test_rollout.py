@@ -7,6 +7,7 @@ import pytest
 from textgym.core import Completion
 from textgym.envs.tictactoe.players import perfect_policy
 from textgym.rollout import rollout
+from textgym.view import View
 
 
 class CountingPolicy:
@@ -65,9 +66,9 @@ def test_bad_arguments() -> None:
 
 def test_last_history_shows_only_system_and_latest_observation() -> None:
     policy = CountingPolicy()
-    episodes = rollout(policy, "TextTicTacToe-LLM-v0", [0, 1], num_envs=2, history="last")
+    episodes = rollout(policy, View("TextTicTacToe-LLM-v0", history="last"), [0, 1], num_envs=2)
     for e in episodes:
         for t in e.turns:
             assert [m["role"] for m in t.messages] == ["system", "user"]
     with pytest.raises(ValueError, match="history"):
-        rollout(policy, "TextTicTacToe-LLM-v0", [0], history="some")  # type: ignore[arg-type]
+        rollout(policy, View("TextTicTacToe-LLM-v0", history="some"), [0])  # type: ignore[arg-type]

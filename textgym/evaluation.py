@@ -17,18 +17,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-import textgym  # noqa: F401  (registers the envs)
 from textgym.core import Policy
 from textgym.envs import probe_env
 from textgym.policies.by_name import make_policy
 from textgym.rollout import Episode, rollout
 from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
 from textgym.utils.tables import format_table, markdown_table
+from textgym.view import DEFAULT_ENV, View, as_view
 
 
 def episode_seeds(seed: int, n: int) -> list[int]:
@@ -103,19 +103,18 @@ def episode_record(
     }
 
 
-def run_settings(
-    history: str, system_prompt: str | None, max_new_tokens: int, temperature: float
-) -> dict[str, Any]:
+def run_settings(view: View, temperature: float) -> dict[str, Any]:
     """What besides the policy, the env, the condition and the seeds decides an
     evaluation's episodes: the view (history, system prompt as a digest, answer budget) and
     the sampling temperature. A resume reuses only records made with the same."""
     digest = None
-    if system_prompt is not None:
-        digest = hashlib.sha256(system_prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    if view.system_prompt is not None:
+        raw = view.system_prompt.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(raw).hexdigest()[:16]
     return {
-        "history": history,
+        "history": view.history,
         "system_prompt": digest,
-        "max_new_tokens": int(max_new_tokens),
+        "max_new_tokens": int(view.max_new_tokens),
         "temperature": float(temperature),
     }
 
@@ -314,19 +313,16 @@ def evaluate(
     condition: str = "default",
     episodes: int = 100,
     seed: int = 0,
-    env_id: str = "TextTicTacToe-LLM-v0",
+    view: View | str = DEFAULT_ENV,
     out: str | Path | None = None,
     resume: bool = False,
     num_envs: int = 64,
     temperature: float = 0.0,
-    max_new_tokens: int = 32,
     policy_obj: Policy | None = None,
     progress: bool = False,
     base_url: str | None = None,
-    history: Literal["full", "last"] = "full",
-    system_prompt: str | None = None,
 ) -> Summary:
-    """Play ``episodes`` episodes of ``env_id`` under ``condition`` and summarize them.
+    """Play ``episodes`` episodes of the view's env under ``condition`` and summarize them.
 
     Args:
         policy: the policy's name (``reference``, ``hf:PATH``, ...; see
@@ -336,25 +332,27 @@ def evaluate(
             (``default``: the env as it is).
         episodes: how many; their seeds derive from ``seed``, so every policy faces the
             same episodes.
+        view: the env and what the policy sees (history, system prompt, answer budget;
+            see :func:`textgym.rollout.rollout`), or an env id (its default view).
         out: append one JSON line per finished episode here.
         resume: skip the episodes of this policy, condition and env already in ``out``
             (refused when they were played with another seed or other settings; see
             :func:`resumed_records`).
-        history: what the policy sees each turn (see :func:`textgym.rollout.rollout`).
-        system_prompt: the system message the policy sees (None: the env's own).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if out is not None and Path(out).is_dir():
         raise SaveError(f"--out {out} is a folder; give the path of a JSONL file in it")
+    view = as_view(view)
+    env_id = view.env_id
     with probe_env(env_id) as env:  # one env reads both, before any work
         options = _condition_options(env, condition)
         rates = tuple(getattr(env.unwrapped, "rate_metrics", ()))
     if policy_obj is None:
-        policy_obj = make_policy(policy, env_id, seed, temperature, max_new_tokens, base_url)
+        policy_obj = make_policy(policy, env_id, seed, temperature, view.max_new_tokens, base_url)
     summary = Summary(policy, condition, rates=rates)
     seeds = episode_seeds(seed, episodes)
-    settings = run_settings(history, system_prompt, max_new_tokens, temperature)
+    settings = run_settings(view, temperature)
     done: dict[int, dict[str, Any]] = {}
     if out is not None and resume:
         done = resumed_records(out, (policy, condition, env_id), seeds, settings)
@@ -382,14 +380,12 @@ def evaluate(
     try:
         rollout(
             policy_obj,
-            env_id,
+            view,
             [seeds[i] for i in todo],
             options=[options or None] * len(todo),
             num_envs=num_envs,
             on_episode=save,
             progress=progress,
-            history=history,
-            system_prompt=system_prompt,
         )
     finally:
         if fh is not None:

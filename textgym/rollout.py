@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 
@@ -19,7 +19,7 @@ from textgym.core import Completion, Conversation, Policy
 from textgym.envs import probe_env
 from textgym.policies.by_name import scripted_policy
 from textgym.utils.progress import progress_bar
-from textgym.view import View
+from textgym.view import View, as_view
 from textgym.wrappers.chat import ChatHistory
 
 _INFO_DROP = frozenset({"messages"})
@@ -67,17 +67,9 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
-def visible_messages(messages: Conversation, history: str) -> Conversation:
-    """What the policy sees of an episode's ``messages``: all of them (``history="full"``)
-    or the system messages and the latest one (``"last"``)."""
-    if history == "full":
-        return list(messages)
-    return [m for m in messages if m["role"] == "system"] + [messages[-1]]
-
-
 def rollout(
     policy: Policy,
-    env_fn: Callable[[], gym.Env] | str,
+    env: View | str | Callable[[], gym.Env],
     seeds: Sequence[int],
     *,
     num_envs: int = 64,
@@ -85,36 +77,36 @@ def rollout(
     on_episode: Callable[[Episode], None] | None = None,
     progress: bool = False,
     max_turns: int = 64,
-    history: Literal["full", "last"] = "full",
-    system_prompt: str | None = None,
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
     Args:
         policy: answers batches of conversations.
-        env_fn: an env id or a function making a fresh env.
+        env: what to play and what the policy sees: a :class:`~textgym.view.View` (its
+            env, its history: the ``"full"`` conversation or only the system prompt and
+            the ``"last"`` observation, and its system prompt), an env id (its default
+            view: the whole conversation, the env's own system prompt), or a function
+            making a fresh env (seen like an env id). The view's answer budget is the
+            policy's own (``make_policy(..., max_new_tokens=view.max_new_tokens)``).
         seeds: one episode per seed; the same seed gives the same game (see PerTurnSeeding).
         num_envs: episodes played at once (one policy call per round for all of them).
         options: per-episode ``reset`` options (e.g. ``{"random_move_prob": 0.3}``).
         on_episode: called with each episode as soon as it finishes (e.g. to append JSONL).
         progress: show a progress bar (episodes, rate, ETA) on a terminal's stderr.
         max_turns: an episode still running after this many answers is truncated.
-        history: what the policy sees each turn: the ``"full"`` conversation so far, or
-            only the system prompt and the ``"last"`` observation (enough for Markov games
-            such as tic-tac-toe, whose observation shows the whole board; prompts then stay
-            short instead of growing every turn).
-        system_prompt: replaces the env's system prompt (e.g. a short one for a tiny model
-            trained from scratch, which cannot read the rules anyway); None keeps it.
     """
-    if history not in ("full", "last"):
-        raise ValueError(f"history must be 'full' or 'last', got {history!r}")
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
-    make = (lambda: gym.make(env_fn)) if isinstance(env_fn, str) else env_fn
+    if callable(env) and not isinstance(env, (View, str)):
+        make, view = env, View()
+    else:
+        view = as_view(env)  # type: ignore[arg-type]
+        make = lambda: gym.make(view.env_id)  # noqa: E731
     slots = [
-        ChatHistory(make(), system_prompt=system_prompt) for _ in range(min(num_envs, len(seeds)))
+        ChatHistory(make(), system_prompt=view.system_prompt)
+        for _ in range(min(num_envs, len(seeds)))
     ]
     queue = list(range(len(seeds)))[::-1]
     active: dict[int, Episode] = {}
@@ -133,7 +125,7 @@ def rollout(
         start(slot)
     while active:
         order = sorted(active)
-        prompts = [visible_messages(slots[s].messages, history) for s in order]
+        prompts = [view.visible(slots[s].messages) for s in order]
         completions = policy.complete(prompts)
         if len(completions) != len(order):
             raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
@@ -202,14 +194,7 @@ def reference_answer_tokens(view: View, tokenizer: Any, episodes: int = 4) -> in
         policy = scripted_policy("reference", view.env_id, seed=0)
     except ValueError:
         return None
-    played = rollout(
-        policy,
-        view.env_id,
-        list(range(episodes)),
-        num_envs=episodes,
-        history=view.history,
-        system_prompt=view.system_prompt,
-    )
+    played = rollout(policy, view, list(range(episodes)), num_envs=episodes)
     texts = [t.completion.text for e in played for t in e.turns]
     if not texts:
         return None

@@ -6,9 +6,8 @@ budget in new tokens. A trained model's folder records the view it was trained w
 (``textgym_view.json``), and the commands that load the model use it by default, so
 evaluating a model just trained scores the task it learned.
 
-This module is settings and their files only (it imports nothing of textgym): checking a
-view against its env, which plays reference episodes, is
-:func:`textgym.rollout.check_view`.
+This module is settings and their files only (it imports only the core): checking a view
+against its env, which plays reference episodes, is :func:`textgym.rollout.check_view`.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from textgym.core import Conversation
 
 VIEW_FILE = "textgym_view.json"
 
@@ -50,6 +51,28 @@ class View:
     def to_json(self) -> dict[str, Any]:
         """The view as JSON (the content of ``textgym_view.json``)."""
         return asdict(self)
+
+    def visible(self, messages: Conversation) -> Conversation:
+        """What the model sees of an episode's ``messages`` (see :func:`visible_messages`)."""
+        return visible_messages(messages, self.history)
+
+
+def as_view(view: View | str) -> View:
+    """``view`` itself, or the default view of the env id ``view`` (the whole
+    conversation, the env's own system prompt)."""
+    if isinstance(view, View):
+        return view
+    if isinstance(view, str):
+        return View(env_id=view)
+    raise TypeError(f"expected a View or an env id, got {type(view).__name__}")
+
+
+def visible_messages(messages: Conversation, history: str) -> Conversation:
+    """What the policy sees of an episode's ``messages``: all of them (``history="full"``)
+    or the system messages and the latest one (``"last"``)."""
+    if history == "full":
+        return list(messages)
+    return [m for m in messages if m["role"] == "system"] + [messages[-1]]
 
 
 def parse_system_prompt(text: str | None) -> str | None:
@@ -105,8 +128,10 @@ __all__ = [
     "DEFAULT_ENV",
     "VIEW_FILE",
     "View",
+    "as_view",
     "load_view",
     "parse_system_prompt",
     "resolve_view",
     "save_view",
+    "visible_messages",
 ]

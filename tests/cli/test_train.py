@@ -26,3 +26,38 @@ def test_train_refuses_bad_views_and_options_before_any_work(
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def _options(parser, *path: str) -> dict[str, object]:
+    """The actions of a subcommand's parser, by destination."""
+    for name in path:
+        sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        parser = sub.choices[name]
+    return {a.dest: a for a in parser._actions}
+
+
+@pytest.mark.parametrize(("stage", "config_name"), [("sft", "SFTConfig"), ("rl", "RLConfig")])
+def test_every_option_of_a_config_field_has_the_fields_default_and_doc(stage, config_name):
+    """Options that fill a config field show that field's default and doc (the view's
+    options default to None: the model's recorded view, else the view's defaults)."""
+    import dataclasses
+
+    from textgym.cli import build_parser
+    from textgym.cli.common import field_docs
+    from textgym.trainers.rl import RLConfig
+    from textgym.trainers.sft import SFTConfig
+
+    cls = {"SFTConfig": SFTConfig, "RLConfig": RLConfig}[config_name]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    docs = field_docs(cls)
+    # the view (None: recorded), the paths and the curriculum (parsed) have their own options
+    own = {"env_id", "system_prompt", "history", "max_new_tokens", "model", "curriculum"}
+    options = _options(build_parser(), "train", stage)
+    checked = 0
+    for dest, action in options.items():
+        if dest not in fields or dest in own:
+            continue
+        assert action.default == fields[dest].default, dest
+        assert docs[dest] in action.help, dest
+        checked += 1
+    assert checked >= (9 if stage == "sft" else 13)

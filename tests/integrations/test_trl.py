@@ -10,30 +10,23 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("datasets")
 
-from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
 from textgym.integrations.trl import (  # noqa: E402
     episode_return,
     make_rollout_func,
     seed_dataset,
 )
 from textgym.models.loading import load_model  # noqa: E402
-from textgym.models.saving import save_model  # noqa: E402
-from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
 from textgym.trainers.tokens import prefix_kept  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 pytestmark = pytest.mark.slow
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
 @pytest.fixture(scope="module")
-def warm_model(tiny_model_path, tmp_path_factory):
-    """The tiny model after a short SFT on full-history teacher games, so rewards vary."""
-    model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(
-        teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(48)), history="full"
-    )
-    sft_train(model, tok, sft_tokens(kept, tok), SFTConfig(epochs=6, batch_size=16, lr=1e-2))
-    return save_model(tmp_path_factory.mktemp("warm") / "model", model, tok)
+def warm_model(warm_model_for):
+    """The tiny model warmed up on full-history games, so rewards vary."""
+    return warm_model_for(View("TextTicTacToe-LLM-v0", history="full"))
 
 
 def trainer_for(model_path, out, rollout_func, steps=2, **kwargs):
@@ -69,7 +62,7 @@ def trainer_for(model_path, out, rollout_func, steps=2, **kwargs):
 @pytest.fixture(scope="module")
 def trained(warm_model, tmp_path_factory):
     """Two GRPO steps with loss_type="cispo"; every rollout call's returns recorded."""
-    rollout_func = make_rollout_func("TextTicTacToe-LLM-v0", history="full")
+    rollout_func = make_rollout_func(View("TextTicTacToe-LLM-v0", history="full"))
     calls = []
 
     def recording(prompts, trainer):
@@ -153,7 +146,7 @@ def test_logprobs_match_the_model_within_1e_4(warm_model, trained) -> None:
     from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 
     trainer = trainer_for(warm_model, trained[0].args.output_dir + "-lp", lambda p, t: {}, 1)
-    rollout_func = make_rollout_func("TextTicTacToe-LLM-v0", history="full")
+    rollout_func = make_rollout_func(View("TextTicTacToe-LLM-v0", history="full"))
     out = rollout_func([str(s) for s in (5, 5, 6, 6)], trainer)
     turns = [
         TurnTokens(p + c, [0] * len(p) + m, [0.0] * len(p) + lp, 1.0)
@@ -170,7 +163,7 @@ def test_logprobs_match_the_model_within_1e_4(warm_model, trained) -> None:
 
 def test_last_history_falls_back_to_the_first_turn(warm_model, tmp_path) -> None:
     trainer = trainer_for(warm_model, tmp_path, lambda p, t: {}, 1)
-    rollout_func = make_rollout_func("TextTicTacToe-LLM-v0", history="last")
+    rollout_func = make_rollout_func(View("TextTicTacToe-LLM-v0", history="last"))
     out = rollout_func(["1", "1"], trainer)
     for k, e in enumerate(rollout_func.episodes):
         assert out["textgym_merged"][k] == (len(e.turns) == 1)
@@ -183,7 +176,7 @@ def test_bad_input_is_one_clear_error(warm_model, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown env"):
         make_rollout_func("NoSuchEnv-v0")
     with pytest.raises(ValueError, match="history"):
-        make_rollout_func("TextTicTacToe-LLM-v0", history="most")  # type: ignore[arg-type]
+        make_rollout_func(View("TextTicTacToe-LLM-v0", history="most"))  # type: ignore[arg-type]
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="whole number"):
             seed_dataset(bad)  # type: ignore[arg-type]

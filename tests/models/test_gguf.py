@@ -14,6 +14,7 @@ pytest.importorskip("transformers")
 from textgym.cli import main  # noqa: E402
 from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_model]
 
@@ -68,7 +69,7 @@ def test_the_gguf_file_and_its_folder_are_the_same_model(smollm2_gguf, smollm2) 
 def played(smollm2):
     """Two sampled full-history tic-tac-toe episodes of SmolLM2."""
     policy = HFPolicy(*smollm2, temperature=1.0, max_new_tokens=8, seed=0)
-    return policy, rollout(policy, "TextTicTacToe-LLM-v0", [0, 1], num_envs=2, history="full")
+    return policy, rollout(policy, View("TextTicTacToe-LLM-v0", history="full"), [0, 1], num_envs=2)
 
 
 def test_it_plays_the_tic_tac_toe_env_with_exact_ids(played) -> None:
@@ -146,7 +147,9 @@ def test_lora_trains_sft_and_a_cispo_step_on_smollm2(smollm2_folder, tmp_path) -
 
     model, tok = load_model(smollm2_folder)
     model = add_lora(model, 8, smollm2_folder)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(4)))
+    kept, _ = teacher_games(
+        teacher_policy(0.9), View("TextTicTacToe-LLM-v0", history="last"), list(range(4))
+    )
     turns = sft_tokens(kept[:1], tok)
     losses = sft_train(model, tok, turns, SFTConfig(epochs=2, batch_size=len(turns), lr=2e-3))
     assert losses[-1] < losses[0]

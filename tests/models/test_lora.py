@@ -23,12 +23,15 @@ from textgym.models.lora import (  # noqa: E402
 from textgym.models.saving import save_model  # noqa: E402
 from textgym.trainers.rl import RLConfig, train_rl  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def teacher_turns(tiny_model_path):
     _, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(24)))
+    kept, _ = teacher_games(
+        teacher_policy(0.9), View("TextTicTacToe-LLM-v0", history="last"), list(range(24))
+    )
     return sft_tokens(kept, tok)
 
 

@@ -17,6 +17,7 @@ from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.step import cispo_step  # noqa: E402
 from textgym.trainers.tokens import episode_tokens  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
@@ -27,7 +28,9 @@ def fixed_turns(model_path):
     """A deterministic batch of sampled turns with non-zero advantages (shared with the worker)."""
     model, tok = load_model(model_path)
     policy = HFPolicy(model, tok, temperature=1.0, max_new_tokens=8, seed=0)
-    episodes = rollout(policy, "TextTicTacToe-LLM-v0", list(range(6)), num_envs=6, history="last")
+    episodes = rollout(
+        policy, View("TextTicTacToe-LLM-v0", history="last"), list(range(6)), num_envs=6
+    )
     turns = [t for i, e in enumerate(episodes) for t in episode_tokens(e, 1.0 if i % 2 else -0.5)]
     return model, tok, turns
 

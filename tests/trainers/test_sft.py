@@ -12,12 +12,13 @@ from textgym.envs.tictactoe.players import teacher_policy  # noqa: E402
 from textgym.policies.hf import HFPolicy, load_model  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train, teacher_games  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 
 def test_lost_games_are_dropped() -> None:
     kept, games = teacher_games(
         teacher_policy(0.5),
-        "TextTicTacToe-LLM-v0",
+        View("TextTicTacToe-LLM-v0", history="last"),
         list(range(60)),
         options=[{"random_move_prob": 0.0}] * 60,
     )
@@ -27,7 +28,9 @@ def test_lost_games_are_dropped() -> None:
 
 def test_tokens_mask_only_the_answer(tiny_model_path) -> None:
     _, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(1.0), "TextTicTacToe-LLM-v0", [0, 1])
+    kept, _ = teacher_games(
+        teacher_policy(1.0), View("TextTicTacToe-LLM-v0", history="last"), [0, 1]
+    )
     turns = sft_tokens(kept, tok)
     assert len(turns) == sum(len(g.turns) for g in kept)
     for t, turn in zip(turns, [t for g in kept for t in g.turns], strict=True):
@@ -37,13 +40,15 @@ def test_tokens_mask_only_the_answer(tiny_model_path) -> None:
 
 def test_sft_teaches_the_answer_format(tiny_model_path) -> None:
     model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(0.9), "TextTicTacToe-LLM-v0", list(range(48)))
+    kept, _ = teacher_games(
+        teacher_policy(0.9), View("TextTicTacToe-LLM-v0", history="last"), list(range(48))
+    )
     turns = sft_tokens(kept, tok)
     losses = sft_train(model, tok, turns, SFTConfig(epochs=6, batch_size=16, lr=1e-2))
     assert losses[-1] < 0.5 * losses[0]
     policy = HFPolicy(model, tok, temperature=0.0, max_new_tokens=16)
     games = rollout(
-        policy, "TextTicTacToe-LLM-v0", list(range(100, 116)), num_envs=16, history="last"
+        policy, View("TextTicTacToe-LLM-v0", history="last"), list(range(100, 116)), num_envs=16
     )
     format_ok = [t.info["format_ok"] for g in games for t in g.turns]
     assert sum(format_ok) / len(format_ok) > 0.5
@@ -51,7 +56,9 @@ def test_sft_teaches_the_answer_format(tiny_model_path) -> None:
 
 def test_cosine_schedule_falls_from_the_peak_to_zero(tiny_model_path, monkeypatch) -> None:
     model, tok = load_model(tiny_model_path)
-    kept, _ = teacher_games(teacher_policy(1.0), "TextTicTacToe-LLM-v0", list(range(8)))
+    kept, _ = teacher_games(
+        teacher_policy(1.0), View("TextTicTacToe-LLM-v0", history="last"), list(range(8))
+    )
     turns = sft_tokens(kept, tok)
     seen: list[float] = []
 

@@ -13,6 +13,7 @@ from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.groups import group_advantages  # noqa: E402
 from textgym.trainers.step import cispo_step  # noqa: E402
 from textgym.trainers.tokens import episode_tokens  # noqa: E402
+from textgym.view import View  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def turns_and_model(tiny_model_path):
     model, tok = load_model(tiny_model_path)
     policy = HFPolicy(model, tok, temperature=1.0, max_new_tokens=8, seed=0)
     seeds = [s for s in range(4) for _ in range(3)]  # 4 groups of 3 rollouts
-    episodes = rollout(policy, "TextTicTacToe-LLM-v0", seeds, num_envs=12, history="last")
+    episodes = rollout(policy, View("TextTicTacToe-LLM-v0", history="last"), seeds, num_envs=12)
     adv = group_advantages([e.total_reward for e in episodes], [e.seed for e in episodes])
     # Make sure some advantage is non-zero even if every rollout scored the same.
     adv = [a if any(adv) else (1.0 if i % 2 else -1.0) for i, a in enumerate(adv)]

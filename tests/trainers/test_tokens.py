@@ -16,6 +16,7 @@ from textgym.trainers.tokens import (  # noqa: E402
     prefix_report,
     token_logprobs,
 )
+from textgym.view import View  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,9 @@ def test_turns_without_tokens_are_refused() -> None:
 @pytest.fixture(scope="module")
 def full_history(tiny_model_path):
     policy = HFPolicy(tiny_model_path, temperature=1.0, max_new_tokens=10, seed=1)
-    episodes = rollout(policy, "TextTicTacToe-LLM-v0", list(range(6)), num_envs=6, history="full")
+    episodes = rollout(
+        policy, View("TextTicTacToe-LLM-v0", history="full"), list(range(6)), num_envs=6
+    )
     return policy, episodes
 
 
@@ -153,7 +156,7 @@ def test_last_history_and_re_rendered_prompts_fall_back_to_one_sequence_per_turn
     tiny_model_path, full_history
 ) -> None:
     policy = HFPolicy(tiny_model_path, temperature=1.0, max_new_tokens=10, seed=0)
-    last = rollout(policy, "TextTicTacToe-LLM-v0", list(range(4)), num_envs=4, history="last")
+    last = rollout(policy, View("TextTicTacToe-LLM-v0", history="last"), list(range(4)), num_envs=4)
     assert prefix_report(last)["prefix/turns_kept"] == 0.0
     for e in last:
         assert len(episode_tokens(e, 1.0, merge=True)) == len(e.turns)

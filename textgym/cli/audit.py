@@ -7,31 +7,33 @@ import argparse
 import sys
 from typing import Any
 
-from textgym.evaluation import (
-    format_table,
+from textgym.cli.common import (
+    add_view_options,
+    checked_policies,
+    command_view,
+    model_folder,
+    split_list,
 )
-from textgym.policies.by_name import check_policy_name, make_policy
+from textgym.evaluation import format_table
+from textgym.policies.by_name import make_policy
 from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     """``textgym audit``: the board audit and the perfect-play audit of each ``--policy``."""
-    specs = [s.strip() for s in args.policy.split(",") if s.strip()]
-    for spec in specs:
-        check_policy_name(spec, args.env)
+    view = command_view(args, model_folder(split_list(args.policy)))
+    specs = checked_policies(args, view.env_id)
     rows = []
     for spec in specs:
         policy = make_policy(
             spec,
-            args.env,
+            view.env_id,
             seed=args.seed,
-            max_new_tokens=args.max_new_tokens,
+            max_new_tokens=view.max_new_tokens,
             base_url=args.base_url,
         )
-        audit = audit_policy(policy, args.env, system_prompt=args.system_prompt)
-        lines = audit_perfect_lines(
-            policy, args.env, system_prompt=args.system_prompt, history=args.history
-        )
+        audit = audit_policy(policy, view)
+        lines = audit_perfect_lines(policy, view)
         rows.append(
             [
                 spec,
@@ -74,19 +76,9 @@ def add_parser(sub: Any) -> None:
         help="comma-separated players: minimax, random, teacher:Q, reference:Q, hf:PATH, "
         "openai:MODEL",
     )
-    p_audit.add_argument("--env", default="TextTicTacToe-LLM-v0", help="a tic-tac-toe env id")
-    p_audit.add_argument(
-        "--system-prompt", default=None, help="replaces the env's system prompt (as in training)"
-    )
+    add_view_options(p_audit)
     p_audit.add_argument("--seed", type=int, default=0)
-    p_audit.add_argument("--max-new-tokens", type=int, default=32, help="hf: answer budget")
     p_audit.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
-    p_audit.add_argument(
-        "--history",
-        choices=["last", "full"],
-        default="last",
-        help="what the player sees on the lines of perfect play (as in rollouts)",
-    )
     p_audit.add_argument(
         "--show-mistakes", type=int, default=0, help="print the first N non-optimal answers"
     )

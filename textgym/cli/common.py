@@ -4,7 +4,13 @@ parsing, argument types."""
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import inspect
+import itertools
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -173,4 +179,52 @@ def add_log_option(parser: argparse.ArgumentParser, where: str) -> None:
         choices=list(TRACKERS),
         help=f"also send the metrics here (tensorboard: {where}; "
         "pip install 'textgym[tensorboard]')",
+    )
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of dataclass ``cls`` (on one line, without reST
+    markup), read from its source: the one text both the class and its options show."""
+    source = textwrap.dedent(inspect.getsource(cls))
+    body = ast.parse(source).body[0]
+    assert isinstance(body, ast.ClassDef)
+    docs: dict[str, str] = {}
+    statements = body.body
+    for node, after in itertools.pairwise(statements):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            text = " ".join(after.value.value.split())
+            text = re.sub(r":\w+:`~?([^`]*)`", r"\1", text).replace("``", "")
+            docs[node.target.id] = text.rstrip(".").replace("%", "%%")
+    return docs
+
+
+def config_option(
+    parser: argparse.ArgumentParser | Any,
+    cls: type,
+    name: str,
+    flag: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Add ``--NAME`` (or ``flag``) for field ``name`` of config dataclass ``cls``: its
+    default and help come from the field itself (``%(default)s`` shown), so an option
+    cannot drift from the config it fills; ``kwargs`` add a ``type`` or ``choices``."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if field.default is dataclasses.MISSING:
+        raise ValueError(f"{cls.__name__}.{name} has no default to offer as an option")
+    default = field.default
+    if "type" not in kwargs and "choices" not in kwargs and default is not None:
+        kwargs["type"] = type(default)
+    help_text = field_docs(cls).get(name, "")
+    parser.add_argument(
+        flag or "--" + name.replace("_", "-"),
+        dest=kwargs.pop("dest", name),
+        default=default,
+        help=f"{help_text} (default: %(default)s)" if help_text else "(default: %(default)s)",
+        **kwargs,
     )

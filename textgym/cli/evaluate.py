@@ -50,16 +50,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                     condition,
                     episodes=args.episodes,
                     seed=args.seed,
-                    env_id=view.env_id,
+                    view=view,
                     out=args.out,
                     resume=args.resume,
                     num_envs=args.num_envs,
                     temperature=args.temperature,
-                    max_new_tokens=view.max_new_tokens,
                     progress=not args.quiet,
                     base_url=args.base_url,
-                    history=view.history,
-                    system_prompt=view.system_prompt,
                 )
             )
         if args.plot:

@@ -30,11 +30,12 @@ The reward functions receive ``episode_return`` (the env's summed reward),
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from textgym.envs import check_env_id
 from textgym.rollout import Episode, rollout
 from textgym.trainers.tokens import episode_tokens
+from textgym.view import View, as_view
 
 
 def seed_dataset(n: int, start: int = 0) -> Any:
@@ -82,19 +83,13 @@ class TextgymRollout:
 
     def __init__(
         self,
-        env_id: str,
-        history: Literal["full", "last"] = "full",
-        system_prompt: str | None = None,
+        view: View | str,
         options: dict[str, Any] | None = None,
         num_envs: int = 64,
         seed: int = 0,
     ) -> None:
-        check_env_id(env_id)
-        if history not in ("full", "last"):
-            raise ValueError(f"history must be 'full' or 'last', got {history!r}")
-        self.env_id = env_id
-        self.history = history
-        self.system_prompt = system_prompt
+        self.view = as_view(view)
+        check_env_id(self.view.env_id)
         self.options = dict(options or {})
         self.num_envs = num_envs
         self.seed = seed
@@ -121,12 +116,10 @@ class TextgymRollout:
         self.calls += 1
         episodes = rollout(
             policy,
-            self.env_id,
+            self.view,
             seeds,
             num_envs=min(self.num_envs, len(seeds)),
             options=[self.options or None] * len(seeds),
-            history=self.history,
-            system_prompt=self.system_prompt,
         )
         self.episodes = episodes
         samples = [episode_sample(e) for e in episodes]
@@ -146,19 +139,18 @@ class TextgymRollout:
 
 
 def make_rollout_func(
-    env_id: str,
+    view: View | str,
     *,
-    history: Literal["full", "last"] = "full",
-    system_prompt: str | None = None,
     options: dict[str, Any] | None = None,
     num_envs: int = 64,
     seed: int = 0,
 ) -> TextgymRollout:
-    """A ``rollout_func`` for TRL's ``GRPOTrainer`` that plays ``env_id`` (see the module
-    docstring). ``history`` and ``system_prompt`` are the view (what the model reads);
-    ``options`` are reset options for every episode (e.g. an opponent's skill). The answer
-    budget is the trainer's ``max_completion_length`` per turn, the temperature its own."""
-    return TextgymRollout(env_id, history, system_prompt, options, num_envs, seed)
+    """A ``rollout_func`` for TRL's ``GRPOTrainer`` that plays the view's env (see the
+    module docstring): ``view`` is what the model reads (an env id: the whole
+    conversation and the env's system prompt); ``options`` are reset options for every
+    episode (e.g. an opponent's skill). The answer budget is the trainer's
+    ``max_completion_length`` per turn (not the view's), the temperature its own."""
+    return TextgymRollout(view, options, num_envs, seed)
 
 
 def episode_return(

@@ -140,6 +140,23 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     return getattr(torch, name)
 
 
+def load_tokenizer(path: str | Path) -> Any:
+    """The tokenizer of the model at ``path`` without loading its weights: a folder's, a
+    GGUF file's, or an adapter folder's (its own when saved with it, else its base's)."""
+    from transformers import AutoTokenizer
+
+    check_model_path(path)
+    path = Path(path)
+    try:
+        if is_adapter(path) and not (path / "tokenizer_config.json").is_file():
+            return load_tokenizer(adapter_base(path))
+        if path.is_file():
+            return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load a tokenizer from {str(path)!r}: {exc}") from None
+
+
 def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
     clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`; a LoRA
@@ -273,6 +290,7 @@ __all__ = [
     "load_adapter",
     "load_gguf",
     "load_model",
+    "load_tokenizer",
     "model_context",
     "require_peft",
     "resolve_dtype",

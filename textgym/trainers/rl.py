@@ -71,7 +71,7 @@ class RLConfig:
     """Folder of the starting model (``save_pretrained`` layout)."""
     out_dir: str
     """Where checkpoints and ``metrics.jsonl`` go."""
-    steps: int = 100
+    steps: int = 30
     """Optimizer steps to reach (counting steps done before a resume)."""
     games_per_batch: int = 256
     """Episodes played per step. Small batches (< 256) were seen to collapse training."""
@@ -91,7 +91,7 @@ class RLConfig:
     """AdamW weight decay."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts (the loss uses the same)."""
-    max_new_tokens: int = 16
+    max_new_tokens: int = View.max_new_tokens
     """Answer budget per turn."""
     clip_max: float = 5.0
     """Absolute cap of CISPO's detached importance weight."""
@@ -121,7 +121,7 @@ class RLConfig:
     ``{"random_move_prob": 0.0}``, which punishes every mistake)."""
     replay_size: int = 2000
     """Most states kept (the newest)."""
-    history: Literal["last", "full"] = "last"
+    history: Literal["last", "full"] = View.history
     """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
     merge_turns: bool = True
     """With ``history="full"``, train an episode as one sequence when the chat template
@@ -133,11 +133,11 @@ class RLConfig:
     """Episodes played at once during rollouts."""
     checkpoint_every: int = 10
     """Steps between checkpoints (the last step is always saved)."""
-    env_id: str = "TextTicTacToe-LLM-v0"
+    env_id: str = View.env_id
     """The environment."""
-    system_prompt: str | None = None
+    system_prompt: str | None = View.system_prompt
     """Replaces the env's system prompt in every conversation (None keeps it)."""
-    eval_every: int = 0
+    eval_every: int = 10
     """Steps between greedy evaluations under each of the env's evaluation conditions (0:
     never; the results go into the metrics as ``eval/<condition>/<metric>``)."""
     eval_games: int = 100
@@ -281,7 +281,7 @@ def _distributed(device: str) -> tuple[int, int, bool]:
     return 0, 1, joined
 
 
-def _leave(run: _Run) -> None:
+def _leave(run: _Training) -> None:
     """Wait until rank 0 has written its last files, then leave a group the run joined.
 
     Without the barrier a rank that finishes first tears down its half of the group while
@@ -328,7 +328,7 @@ def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
     return record | {k: float(v) / world for k, v in zip(keys, values.tolist(), strict=True)}
 
 
-def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
+def greedy_checks(model, tokenizer, config: RLConfig) -> dict[str, float]:
     """Greedy play under each of the env's evaluation conditions, on fixed seeds:
     ``eval/<condition>/reward`` and ``eval/<condition>/<metric>`` (metric means)."""
     out: dict[str, float] = {}
@@ -339,11 +339,9 @@ def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
             condition,
             episodes=config.eval_games,
             seed=config.seed + 1,
-            env_id=config.env_id,
+            view=config.view,
             num_envs=config.num_envs,
             policy_obj=policy,
-            history=config.history,
-            system_prompt=config.system_prompt,
         )
         out[f"eval/{condition}/reward"] = summary.mean_reward
         for name in summary.metric_names():
@@ -352,7 +350,7 @@ def evaluate_model(model, tokenizer, config: RLConfig) -> dict[str, float]:
 
 
 @dataclass
-class _Run:
+class _Training:
     """What a run carries from step to step."""
 
     model: Any
@@ -369,7 +367,7 @@ class _Run:
     """This run joined the torchrun process group (and leaves it when done)."""
 
 
-def _start(config: RLConfig, resume: bool) -> _Run:
+def _start(config: RLConfig, resume: bool) -> _Training:
     """Join torchrun if started by it; load the model (or the checkpoint) and optimizer."""
     check_model_path(config.model)  # here, not in RLConfig: a pipeline plans rounds ahead
     device = _device(config)
@@ -392,7 +390,7 @@ def _start(config: RLConfig, resume: bool) -> _Run:
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    return _Run(
+    return _Training(
         model,
         tokenizer,
         optimizer,
@@ -426,7 +424,7 @@ def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, 
     return model, tokenizer
 
 
-def plan_step(config: RLConfig, run: _Run, step: int) -> tuple[list[GroupPlan], int]:
+def plan_step(config: RLConfig, run: _Training, step: int) -> tuple[list[GroupPlan], int]:
     """This rank's groups of the step, some restarted from lost states; (plan, replayed)."""
     plan = plan_batch(
         [config.seed, step],
@@ -447,7 +445,9 @@ def plan_step(config: RLConfig, run: _Run, step: int) -> tuple[list[GroupPlan], 
     return plan, replayed
 
 
-def rollout_step(config: RLConfig, run: _Run, step: int, plan: list[GroupPlan]) -> list[Episode]:
+def rollout_step(
+    config: RLConfig, run: _Training, step: int, plan: list[GroupPlan]
+) -> list[Episode]:
     """Every group of the plan, ``group_size`` times, with the current model."""
     seed = int(np.random.SeedSequence([config.seed, step, 1, run.rank]).generate_state(1)[0])
     policy = HFPolicy(
@@ -459,17 +459,15 @@ def rollout_step(config: RLConfig, run: _Run, step: int, plan: list[GroupPlan]) 
     )
     return rollout(
         policy,
-        config.env_id,
+        config.view,
         [g.seed for g in plan for _ in range(config.group_size)],
         options=[g.options or None for g in plan for _ in range(config.group_size)],
         num_envs=config.num_envs,
-        history=config.history,
-        system_prompt=config.system_prompt,
     )
 
 
 def update_step(
-    config: RLConfig, run: _Run, step: int, episodes: list[Episode]
+    config: RLConfig, run: _Training, step: int, episodes: list[Episode]
 ) -> tuple[dict[str, float], float]:
     """Group-relative advantages and one CISPO step; (losses, share of groups with variance)."""
     rewards = [e.total_reward for e in episodes]
@@ -564,12 +562,12 @@ def train_rl(
 
 
 def _log_step(
-    config: RLConfig, run: _Run, record: dict, metrics_path: Path, progress: bool
+    config: RLConfig, run: _Training, record: dict, metrics_path: Path, progress: bool
 ) -> None:
     """Evaluate when due, append the metrics line, print progress, checkpoint when due."""
     step = record["step"]
     if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
-        record.update(evaluate_model(run.model, run.tokenizer, config))
+        record.update(greedy_checks(run.model, run.tokenizer, config))
     with metrics_path.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
     if progress:

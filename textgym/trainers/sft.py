@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,42 +27,37 @@ import numpy as np
 import torch
 
 from textgym.core import Policy
-from textgym.models.saving import load_state, recover
+from textgym.models.files import check_dtype, check_model_path
+from textgym.models.loading import load_model, resolve_dtype
+from textgym.models.lora import add_lora, check_rank_value, trainable_parameters
+from textgym.models.saving import check_writable, load_state, recover, save_model
+from textgym.policies.by_name import check_policy_name, make_policy
 from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
 from textgym.trainers.groups import resolve_curriculum
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 from textgym.utils.files import save_atomically
 from textgym.utils.progress import progress_bar
+from textgym.view import View, as_view
 
 
 def teacher_games(
     teacher: Policy,
-    env_fn: Callable[[], Any] | str,
+    view: View | str,
     seeds: Sequence[int],
     *,
     options: Sequence[dict[str, Any] | None] | None = None,
-    history: str = "last",
     num_envs: int = 64,
-    system_prompt: str | None = None,
     min_reward: float = 0.5,
 ) -> tuple[list[Episode], list[Episode]]:
     """Play the teacher; return (kept episodes: total reward >= ``min_reward``, all).
 
-    ``history`` and ``system_prompt`` set what the conversations hold (see
+    ``view`` sets the env and what the conversations hold (see
     :func:`textgym.rollout.rollout`); train the student on the same view it will play with.
     The default threshold keeps tic-tac-toe's wins and draws (a draw in format scores 0.7,
     a loss at most 0.2) and the episodes of the 0/1 tasks that were solved.
     """
-    games = rollout(
-        teacher,
-        env_fn,
-        seeds,
-        num_envs=num_envs,
-        options=options,
-        history=history,  # type: ignore[arg-type]
-        system_prompt=system_prompt,
-    )
+    games = rollout(teacher, view, seeds, num_envs=num_envs, options=options)
     kept = [g for g in games if g.total_reward >= min_reward]
     return kept, games
 
@@ -87,29 +83,21 @@ def curriculum_draws(
 
 def teacher_episodes(
     teacher: Policy,
-    env_id: str,
+    view: View | str,
     episodes: int,
     seed: int,
     *,
     curriculum: dict[str, tuple[float, float]] | None = None,
-    history: str = "last",
-    system_prompt: str | None = None,
     min_reward: float = 0.5,
     num_envs: int = 64,
 ) -> tuple[list[Episode], list[Episode]]:
-    """The teacher plays ``episodes`` episodes of ``env_id`` with options drawn uniformly
-    over the curriculum (None: the env's declared ranges); seeds and options derive from
-    ``seed``. Returns (kept, all) as :func:`teacher_games`."""
-    seeds, options = curriculum_draws(resolve_curriculum(env_id, curriculum), episodes, seed)
+    """The teacher plays ``episodes`` episodes of the view's env with options drawn
+    uniformly over the curriculum (None: the env's declared ranges); seeds and options
+    derive from ``seed``. Returns (kept, all) as :func:`teacher_games`."""
+    view = as_view(view)
+    seeds, options = curriculum_draws(resolve_curriculum(view.env_id, curriculum), episodes, seed)
     return teacher_games(
-        teacher,
-        env_id,
-        seeds,
-        options=options,
-        history=history,
-        num_envs=num_envs,
-        system_prompt=system_prompt,
-        min_reward=min_reward,
+        teacher, view, seeds, options=options, num_envs=num_envs, min_reward=min_reward
     )
 
 
@@ -137,11 +125,43 @@ def sft_tokens(episodes: Sequence[Episode], tokenizer: Any) -> list[TurnTokens]:
 
 @dataclass
 class SFTConfig:
-    """Settings of the SFT warm-up."""
+    """Settings of the SFT stage: what :func:`train_sft` plays, trains and saves, and the
+    training settings :func:`sft_train` uses on its own."""
 
-    epochs: int = 2
+    model: str | None = None
+    """The model to start from (a folder, a GGUF file or an adapter folder); needed by
+    :func:`train_sft` only."""
+    out_dir: str | None = None
+    """Where :func:`train_sft` saves the trained model (epochs done so far are kept in
+    ``OUT_DIR.partial`` until it is saved)."""
+    teacher: str = "reference:0.7"
+    """The teacher, by policy name (:func:`textgym.policies.by_name.make_policy`)."""
+    games: int = 8000
+    """Episodes the teacher plays."""
+    min_reward: float = 0.5
+    """Keep the teacher's episodes with at least this total reward."""
+    curriculum: dict[str, tuple[float, float]] | None = None
+    """Reset options drawn uniformly for the teacher's episodes (None: the env's declared
+    ranges; ``{}``: none)."""
+    env_id: str = View.env_id
+    """The environment."""
+    system_prompt: str | None = View.system_prompt
+    """Replaces the env's system prompt (None keeps it; "": no system message)."""
+    history: Literal["full", "last"] = View.history
+    """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
+    max_new_tokens: int = View.max_new_tokens
+    """Answer budget per turn (the teacher's, and recorded with the model)."""
+    base_url: str | None = None
+    """The server of an ``openai:`` teacher."""
+    lora_rank: int | None = None
+    """Train a LoRA adapter of this rank instead of the whole model."""
+    device: str = "cpu"
+    """Where the model trains."""
+    dtype: str = "float32"
+    """Weights' dtype (see :data:`textgym.models.files.DTYPES`)."""
+    epochs: int = 6
     """Passes over the teacher's turns."""
-    batch_size: int = 32
+    batch_size: int = 256
     """Turns per optimizer step."""
     lr: float = 3e-3
     """AdamW learning rate (the peak, with ``schedule="cosine"``)."""
@@ -153,7 +173,7 @@ class SFTConfig:
     grad_clip: float = 1.0
     """Gradient norm clip."""
     seed: int = 0
-    """Shuffling seed."""
+    """Root of the teacher's episodes, the adapter's initial weights and the shuffling."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -164,11 +184,27 @@ class SFTConfig:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if isinstance(self.games, bool) or not isinstance(self.games, int) or self.games < 1:
+            raise ValueError(f"games must be a whole number >= 1, got {self.games!r}")
+        check_dtype(self.dtype)
+        if self.lora_rank is not None:
+            check_rank_value(self.lora_rank)
+        self.view  # noqa: B018  (checks history and max_new_tokens)
+
+    @property
+    def view(self) -> View:
+        """What the model sees (recorded in the saved model's folder)."""
+        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
+
+
+#: The settings :func:`sft_train` uses; a saved SFT state must match them to continue.
+_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "seed")
 
 
 def _fingerprint(turns: Sequence[TurnTokens], config: SFTConfig) -> str:
     """What a saved SFT state must match to be continued: the turns and the settings."""
-    h = hashlib.sha256(repr(sorted(asdict(config).items())).encode())
+    settings = {name: getattr(config, name) for name in _TRAINING_FIELDS}
+    h = hashlib.sha256(repr(sorted(settings.items())).encode())
     for turn in turns:
         h.update(repr((list(turn.input_ids), list(turn.loss_mask))).encode())
     return h.hexdigest()
@@ -230,8 +266,6 @@ def sft_train(
             "no SFT examples: no teacher episode reached the reward threshold, or none were "
             "played (lower the threshold, play more episodes or use a better teacher)"
         )
-    from textgym.models.lora import trainable_parameters
-
     device = next(model.parameters()).device
     params = trainable_parameters(model)  # only the adapter's, with LoRA
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -286,3 +320,89 @@ def sft_train(
     bar.close()
     model.eval()
     return losses
+
+
+@dataclass
+class SFTResult:
+    """What :func:`train_sft` did."""
+
+    out_dir: Path
+    """The saved model (with its view)."""
+    losses: list[float]
+    """The loss of every optimizer step (earlier epochs of a continued run included)."""
+    kept: int
+    """Teacher episodes trained on (reward >= ``min_reward``)."""
+    games: int
+    """Teacher episodes played."""
+    turns: int
+    """Answers trained on."""
+
+
+def train_sft(
+    config: SFTConfig,
+    *,
+    teacher: Policy | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> SFTResult:
+    """The SFT stage, the counterpart of :func:`textgym.trainers.rl.train_rl`: the teacher
+    plays ``config.games`` episodes of the view's env, the model (with a fresh LoRA
+    adapter when ``lora_rank`` is set) imitates the answers of those with at least
+    ``min_reward``, and is saved in ``out_dir`` with its view.
+
+    A run killed mid-way continues from its last finished epoch when started again with
+    the same settings (they are kept in ``OUT_DIR.partial``, removed once the model is
+    saved). Everything that can be checked is checked before the teacher plays.
+
+    Args:
+        config: the stage's settings (``model`` and ``out_dir`` are required here).
+        teacher: a policy to use instead of ``config.teacher`` (e.g. one already made).
+        on_step: called with (step, loss) after every optimizer step.
+        progress: show progress bars on a terminal's stderr.
+        log: called with a line saying what is being trained on and whether an earlier
+            run is continued.
+    """
+    if config.model is None or config.out_dir is None:
+        raise ValueError("train_sft needs config.model and config.out_dir")
+    check_model_path(config.model, "model")
+    out = Path(config.out_dir)
+    check_writable(out.parent, "out_dir")
+    view = config.view
+    resolve_curriculum(view.env_id, config.curriculum)  # an unknown option fails here
+    if teacher is None:
+        check_policy_name(config.teacher, view.env_id)
+        teacher = make_policy(
+            config.teacher,
+            view.env_id,
+            seed=config.seed,
+            max_new_tokens=view.max_new_tokens,
+            base_url=config.base_url,
+        )
+    device = config.device
+    model, tokenizer = load_model(config.model, device, resolve_dtype(config.dtype, device))
+    if config.lora_rank is not None:  # before the teacher plays: a rank that does not fit
+        model = add_lora(model, config.lora_rank, config.model, seed=config.seed)
+    kept, games = teacher_episodes(
+        teacher,
+        view,
+        config.games,
+        config.seed,
+        curriculum=config.curriculum,
+        min_reward=config.min_reward,
+    )
+    turns = sft_tokens(kept, tokenizer)
+    partial = out.with_name(out.name + ".partial")
+    if log is not None:
+        log(
+            f"SFT on {len(kept)}/{len(games)} episodes with reward >= {config.min_reward:g} "
+            f"({len(turns)} turns)"
+        )
+        if (partial / _STATE).exists():
+            log(f"continuing from the epochs saved in {partial}")
+    losses = sft_train(
+        model, tokenizer, turns, config, on_step=on_step, state_dir=partial, progress=progress
+    )
+    save_model(out, model, tokenizer, view)
+    shutil.rmtree(partial, ignore_errors=True)
+    return SFTResult(out, losses, len(kept), len(games), len(turns))

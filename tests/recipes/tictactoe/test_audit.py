@@ -14,6 +14,7 @@ from textgym.envs.tictactoe.players import (
 from textgym.evaluation import evaluate
 from textgym.policies.by_name import make_policy
 from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy, reachable_positions
+from textgym.view import View
 
 
 def test_reachable_positions_are_every_unfinished_board_for_both_first_marks() -> None:
@@ -162,13 +163,13 @@ class _Recorder:
 
 def test_the_policy_sees_the_conversations_of_real_games() -> None:
     last = _Recorder(perfect_policy())
-    audit_perfect_lines(last, "TextTicTacToe-LLM-v0", system_prompt="sys")
+    audit_perfect_lines(last, View("TextTicTacToe-LLM-v0", system_prompt="sys", history="last"))
     assert {len(c) for c in last.seen} == {2}
     assert all(c[0] == {"role": "system", "content": "sys"} for c in last.seen)
     # the drawn-grid observation names the opponent's last move, as in a real game
     assert any("Opponent" in c[-1]["content"] or "opponent" in c[-1]["content"] for c in last.seen)
     full = _Recorder(perfect_policy())
-    audit_perfect_lines(full, "TextTicTacToe-LLM-v0", history="full")
+    audit_perfect_lines(full, "TextTicTacToe-LLM-v0")  # the default view: full history
     assert max(len(c) for c in full.seen) >= 7
     assert all(c[-1]["role"] == "user" for c in full.seen)
 
@@ -187,6 +188,6 @@ def test_perfect_lines_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown env"):
         audit_perfect_lines(_Fixed("1"), "Nope-v0")
     with pytest.raises(ValueError, match="history"):
-        audit_perfect_lines(_Fixed("1"), history="some")  # type: ignore[arg-type]
+        audit_perfect_lines(_Fixed("1"), View(history="some"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_turns"):
         audit_perfect_lines(_Fixed("1"), max_turns=0)

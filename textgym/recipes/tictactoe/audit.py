@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 
 from textgym.core import Policy
+from textgym.envs import check_env_id
 from textgym.envs.tictactoe import rules, solver
-from textgym.rollout import visible_messages
+from textgym.view import View, as_view
 from textgym.wrappers.chat import ChatHistory
 
 
@@ -78,9 +79,8 @@ def reachable_positions() -> list[tuple[str, rules.Mark]]:
 
 def audit_policy(
     policy: Policy,
-    env_id: str = "TextTicTacToe-LLM-v0",
+    view: View | str = "TextTicTacToe-LLM-v0",
     *,
-    system_prompt: str | None = None,
     positions: Sequence[tuple[str, rules.Mark]] | None = None,
     batch_size: int = 512,
     keep_mistakes: int = 20,
@@ -89,20 +89,20 @@ def audit_policy(
 
     Args:
         policy: answers batches of conversations (``[system?, user(observation)]``).
-        env_id: a tic-tac-toe env id; its wrappers parse the answers (format, legality).
-        system_prompt: replaces the env's system prompt, as in
-            :func:`textgym.rollout.rollout`; None keeps it.
+        view: a tic-tac-toe env id, or a view of one (its system prompt is used; each
+            position is a first turn, so its history does not matter); the env's
+            wrappers parse the answers (format, legality).
         positions: (board, mark to move) pairs; default :func:`reachable_positions`.
         batch_size: positions asked per policy call.
         keep_mistakes: how many non-optimal answers to keep in ``mistakes``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if env_id not in gym.registry:
-        raise ValueError(f"unknown env {env_id!r}; see `textgym envs`")
+    view = as_view(view)
+    check_env_id(view.env_id)
     todo = list(reachable_positions() if positions is None else positions)
     envs = [
-        ChatHistory(gym.make(env_id), system_prompt=system_prompt)
+        ChatHistory(gym.make(view.env_id), system_prompt=view.system_prompt)
         for _ in range(min(batch_size, len(todo)))
     ]
     audit = BoardAudit()
@@ -209,10 +209,8 @@ class PerfectLinesAudit:
 
 def audit_perfect_lines(
     policy: Policy,
-    env_id: str = "TextTicTacToe-LLM-v0",
+    view: View | str = "TextTicTacToe-LLM-v0",
     *,
-    system_prompt: str | None = None,
-    history: Literal["last", "full"] = "last",
     max_turns: int = 64,
 ) -> PerfectLinesAudit:
     """Play ``policy`` against every line of the perfect opponent; return exact outcomes.
@@ -221,30 +219,27 @@ def audit_perfect_lines(
     the seat (mark, who moves first) is one of four, each with probability 1/4. This
     follows every such branch instead of sampling it: each line is replayed through the
     env's own wrappers with an opponent that plays the line's cells, so the policy sees
-    exactly the conversation of a real game (``history`` as in
+    exactly the conversation of a real game under ``view`` (as in
     :func:`textgym.rollout.rollout`), retries after invalid answers included. The policy
     answers each distinct conversation once, so the result is exact for a deterministic
     policy (greedy decoding) and one sample of its answers otherwise.
 
     Args:
         policy: answers batches of conversations.
-        env_id: a tic-tac-toe env id (its observation style and wrappers are used).
-        system_prompt: replaces the env's system prompt; None keeps it.
-        history: ``"last"`` or ``"full"``, what the policy sees each turn.
+        view: a tic-tac-toe env id (its default view: the whole conversation) or a view
+            of one (its observation style and wrappers are used).
         max_turns: answers per game before a line is given up (counted as a loss).
     """
-    if env_id not in gym.registry:
-        raise ValueError(f"unknown env {env_id!r}; see `textgym envs`")
-    if history not in ("last", "full"):
-        raise ValueError(f"history must be 'full' or 'last', got {history!r}")
+    view = as_view(view)
+    check_env_id(view.env_id)
     if max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {max_turns}")
     audit = PerfectLinesAudit()
     known: dict[tuple[tuple[str, str], ...], str] = {}  # conversation -> the policy's answer
     pending = [_Line(mark, first, (), (), 0.25) for mark in rules.MARKS for first in (True, False)]
     while pending:
-        ready = _replay_to_the_policy(pending, env_id, system_prompt, audit)
-        views = [visible_messages(env.messages, history) for _, env, _ in ready]
+        ready = _replay_to_the_policy(pending, view, audit)
+        views = [view.visible(env.messages) for _, env, _ in ready]
         keys = [tuple((m["role"], m["content"]) for m in view) for view in views]
         new = {k: v for k, v in zip(keys, views, strict=True) if k not in known}
         answers = policy.complete(list(new.values()))
@@ -274,7 +269,7 @@ def audit_perfect_lines(
 
 
 def _replay_to_the_policy(
-    pending: list[_Line], env_id: str, system_prompt: str | None, audit: PerfectLinesAudit
+    pending: list[_Line], view: View, audit: PerfectLinesAudit
 ) -> list[tuple[_Line, ChatHistory, str]]:
     """Replay every pending line up to the policy's turn, branching on each opponent reply
     (into ``pending``, which ends empty); games the opponent ended are tallied."""
@@ -282,7 +277,8 @@ def _replay_to_the_policy(
     while pending:
         line = pending.pop()
         env = ChatHistory(
-            gym.make(env_id, opponent=_ScriptedLine(line.cells)), system_prompt=system_prompt
+            gym.make(view.env_id, opponent=_ScriptedLine(line.cells)),
+            system_prompt=view.system_prompt,
         )
         try:
             _, info = env.reset(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from textgym.envs import check_env_id
 from textgym.evaluation import evaluate, read_records
 from textgym.models.files import check_dtype, check_model_path
-from textgym.models.saving import save_atomically, save_model
+from textgym.models.saving import save_atomically
 from textgym.models.tiny import TAG_TOKENS, build_tiny_model
 from textgym.plots import plot_results
 from textgym.policies.by_name import check_policy_name, make_policy
@@ -197,6 +196,11 @@ class PipelineConfig:
                 raise ValueError(
                     "an openai: teacher needs --base-url (or OPENAI_BASE_URL / OPENAI_API_KEY)"
                 )
+
+    @property
+    def view(self) -> View:
+        """What the model sees, in every stage (recorded with each saved model)."""
+        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
 
 
 #: Where ``scripts/fetch_smollm2.py`` puts SmolLM2-135M-Instruct (a GGUF file).
@@ -425,27 +429,6 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
         write_text_atomically(saved, json.dumps(current, indent=2) + "\n")
 
 
-def mixed_teacher_games(
-    teacher: Any,
-    games: int,
-    seed: int,
-    env_id: str = ENV_ID,
-    history: Literal["last", "full"] = "last",
-    system_prompt: str | None = SYSTEM_PROMPT,
-) -> tuple[list[Any], list[Any]]:
-    """The teacher plays ``games`` games against opponents of every skill.
-
-    Each game's opponent ``random_move_prob`` is uniform in [0, 1] (the env's curriculum);
-    seeds and skills derive from ``seed``. Returns (the games it won or drew, all games), as
-    :func:`textgym.trainers.sft.teacher_episodes`.
-    """
-    from textgym.trainers.sft import teacher_episodes
-
-    return teacher_episodes(
-        teacher, env_id, games, seed, history=history, system_prompt=system_prompt
-    )
-
-
 def _probe_teacher(teacher: Any, env_id: str) -> None:
     """One tiny request, so an unreachable teacher fails before any work starts."""
     import gymnasium as gym
@@ -457,7 +440,7 @@ def _probe_teacher(teacher: Any, env_id: str) -> None:
     teacher.complete([[{"role": "system", "content": prompt}, {"role": "user", "content": obs}]])
 
 
-class _Run:
+class _PipelineRun:
     """One pipeline run: its folder, its report, its teacher, and one method per stage."""
 
     def __init__(self, config: PipelineConfig, progress: bool) -> None:
@@ -495,12 +478,10 @@ class _Run:
             opponent,
             episodes=self.config.eval_episodes,
             seed=self.config.seed,
-            env_id=self.config.env_id,
+            view=self.config.view,
             out=self.out / "results.jsonl",
             resume=True,
             policy_obj=policy,
-            history=self.config.history,
-            system_prompt=self.config.system_prompt,
         )
         self.report.rows.append(StageResult.of(summary))
         self.report.summaries.append(summary)
@@ -514,7 +495,7 @@ class _Run:
         row = dict(done.get(name, {}))
         if "optimal" not in row:
             _log(f"board audit of {name}")
-            audit = audit_policy(policy, config.env_id, system_prompt=config.system_prompt)
+            audit = audit_policy(policy, config.view)
             row.update(
                 stage=name,
                 positions=audit.positions,
@@ -523,9 +504,7 @@ class _Run:
             )
         if "lines_loss" not in row:  # also fills in folders audited by earlier versions
             _log(f"{name} against every line of perfect play")
-            lines = audit_perfect_lines(
-                policy, config.env_id, system_prompt=config.system_prompt, history=config.history
-            )
+            lines = audit_perfect_lines(policy, config.view)
             row.update(
                 lines_positions=lines.positions,
                 lines_mistakes=len(lines.mistakes),
@@ -542,7 +521,7 @@ class _Run:
 
         return load_model(path, self.device, resolve_dtype(self.config.dtype, self.device))
 
-    def evaluate_model(self, name: str, path: Path, temperature: float = 0.0) -> None:
+    def evaluate_stage(self, name: str, path: Path, temperature: float = 0.0) -> None:
         """A saved model against both opponents, and its audits when greedy."""
         from textgym.policies.hf import HFPolicy
 
@@ -614,13 +593,14 @@ class _Run:
                 config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
             )
             self.audit(f"teacher ({config.teacher})", fresh)
-        self.evaluate_model("base", base)
+        self.evaluate_stage("base", base)
         self.spend("base", started)
         return base
 
     def sft(self, base: Path) -> Path:
-        """2. The teacher's games, and SFT on those it did not lose."""
-        from textgym.trainers.sft import SFTConfig, sft_tokens, sft_train
+        """2. The teacher's games against opponents of every skill (the env's curriculum),
+        and SFT on those it did not lose."""
+        from textgym.trainers.sft import SFTConfig, train_sft
 
         config, started = self.config, time.perf_counter()
         sft = self.out / "sft"
@@ -628,58 +608,40 @@ class _Run:
             _log(f"teacher plays {config.teacher_games} games")
             # a fresh teacher: its games must not depend on how many evaluation games the
             # shared one played in this process (none when a rerun found them done)
-            teacher = (
-                self.teacher
-                if config.teacher.startswith("openai:")
-                else make_policy(
-                    config.teacher, config.env_id, config.seed, max_new_tokens=config.max_new_tokens
-                )
-            )
-            kept, games = mixed_teacher_games(
-                teacher,
-                config.teacher_games,
-                config.seed,
-                config.env_id,
-                history=config.history,
-                system_prompt=config.system_prompt,
-            )
-            model, tok = self.load(base)
-            if config.lora_rank is not None:
-                from textgym.models.lora import add_lora
-
-                model = add_lora(model, config.lora_rank, base, seed=config.seed)
-            turns = sft_tokens(kept, tok)
-            _log(f"SFT on {len(kept)}/{len(games)} games it did not lose ({len(turns)} turns)")
-            total = config.sft_epochs * -(-len(turns) // config.sft_batch_size)
-
+            teacher = self.teacher if config.teacher.startswith("openai:") else None
             lines = self.progress and not shows_bars()  # a bar on a terminal, else lines
 
             def on_step(i: int, loss: float) -> None:
-                if lines and (i % 50 == 0 or i == total):
-                    _log(f"sft step {i}/{total} loss {loss:.4f}")
+                if lines and i % 50 == 0:
+                    _log(f"sft step {i} loss {loss:.4f}")
 
-            settings = SFTConfig(
-                epochs=config.sft_epochs,
-                batch_size=config.sft_batch_size,
-                lr=config.sft_lr,
-                seed=config.seed,
-            )
-            partial = self.out / "sft.partial"  # epochs done so far, for a rerun
-            losses = sft_train(
-                model,
-                tok,
-                turns,
-                settings,
+            result = train_sft(
+                SFTConfig(
+                    model=str(base),
+                    out_dir=str(sft),
+                    teacher=config.teacher,
+                    games=config.teacher_games,
+                    env_id=config.env_id,
+                    system_prompt=config.system_prompt,
+                    history=config.history,
+                    max_new_tokens=config.max_new_tokens,
+                    base_url=config.base_url,
+                    lora_rank=config.lora_rank,
+                    device=self.device,
+                    dtype=config.dtype,
+                    epochs=config.sft_epochs,
+                    batch_size=config.sft_batch_size,
+                    lr=config.sft_lr,
+                    seed=config.seed,
+                ),
+                teacher=teacher,
                 on_step=on_step,
-                state_dir=partial,
                 progress=self.progress,
+                log=_log,
             )
-            view = View(config.env_id, config.system_prompt, config.history, config.max_new_tokens)
-            write_text_atomically(self.out / "sft_losses.json", json.dumps(losses))
-            save_model(sft, model, tok, view)
-            shutil.rmtree(partial, ignore_errors=True)
+            write_text_atomically(self.out / "sft_losses.json", json.dumps(result.losses))
         self.spend("sft", started)
-        self.evaluate_model("SFT", sft)
+        self.evaluate_stage("SFT", sft)
         return sft
 
     def rl_config(self, name: str, start: Path) -> RLConfig:
@@ -750,12 +712,12 @@ class _Run:
         train_rl(rl_config, resume=True, progress=self.progress)
         checkpoint = self.out / name / "checkpoint"
         self.spend(name, started)
-        self.evaluate_model(name.upper(), checkpoint)
+        self.evaluate_stage(name.upper(), checkpoint)
         return checkpoint
 
     def finish(self, final: Path, final_name: str) -> PipelineReport:
         """5. The final student sampled at T=1, the timings and the report."""
-        self.evaluate_model(f"{final_name} (T=1)", final, temperature=1.0)
+        self.evaluate_stage(f"{final_name} (T=1)", final, temperature=1.0)
         self.spend("total", self._recorded)
         write_report(self.config, self.report)
         return self.report
@@ -763,7 +725,7 @@ class _Run:
 
 def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineReport:
     """Run every stage that is not done yet; write and return the report."""
-    run = _Run(config, progress)
+    run = _PipelineRun(config, progress)
     run.check_stages()
     model, name = run.sft(run.base()), "SFT"
     for stage in run.rounds():
