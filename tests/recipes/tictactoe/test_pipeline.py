@@ -217,7 +217,6 @@ def test_the_smollm2_preset_says_how_to_get_the_model(tmp_path, monkeypatch) -> 
 
 def test_tag_tokens_flag_reaches_the_config(tmp_path, monkeypatch) -> None:
     """``textgym pipeline --tag-tokens`` builds the tiny model with single-token tags."""
-    from textgym.recipes.tictactoe import pipeline
 
     seen = []
 
@@ -225,7 +224,7 @@ def test_tag_tokens_flag_reaches_the_config(tmp_path, monkeypatch) -> None:
         seen.append(config)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    monkeypatch.setattr("textgym.cli.pipeline.run_pipeline", fake_run)
     assert main(["pipeline", "--tag-tokens", "--out", str(tmp_path / "a")]) == 2
     assert main(["pipeline", "--out", str(tmp_path / "b")]) == 2
     assert [c.tag_tokens for c in seen] == [True, False]
@@ -236,7 +235,6 @@ def test_the_tag_token_presets_lower_the_sft_learning_rate(name, tmp_path, monke
     """The tags put a third of each answer's tokens on the cell, not a fourteenth: at the
     default 3e-3 the student's SFT lost 21.5 and 32.5 % of games to perfect play (seeds 0
     and 2), at 1e-3 11.0 and 6.0 %; so a preset with tags carries the lower rate."""
-    import textgym.recipes.tictactoe.pipeline as pipeline
 
     seen: list[PipelineConfig] = []
 
@@ -250,7 +248,7 @@ def test_the_tag_token_presets_lower_the_sft_learning_rate(name, tmp_path, monke
         seen.append(config)
         return Report()
 
-    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    monkeypatch.setattr("textgym.cli.pipeline.run_pipeline", fake_run)
     assert main(["pipeline", "--preset", name, "--out", str(tmp_path / "a")]) == 0
     more = ["--sft-lr", "2e-3", "--sft-batch-size", "32"]
     assert main(["pipeline", "--preset", name, "--out", str(tmp_path / "b"), *more]) == 0
