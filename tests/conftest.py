@@ -20,6 +20,36 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 import pytest  # noqa: E402
 
+#: Fixtures that train a model: a test using one is slow.
+TRAINING_FIXTURES = frozenset({"warm_model", "warm_model_for", "sft_adapter", "trained"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a training fixture is marked ``slow``."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _training_needs_the_slow_mark(request, monkeypatch):
+    """``-m "not slow"`` trains nothing: an optimizer step in a test without the ``slow``
+    mark fails it, saying so."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    try:
+        import torch
+    except ImportError:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(
+            f"{request.node.nodeid} trains (an optimizer step): mark it @pytest.mark.slow"
+        )
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", refuse)
+
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory):

@@ -108,6 +108,7 @@ def test_an_adapter_trains_on_top_of_an_adapter(sft_adapter, tmp_path) -> None:
     assert torch.allclose(logits(again, tok), logits(model, tok), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_sft_with_lora_continues_exactly_from_its_saved_epoch(
     tiny_model_path, teacher_turns, tmp_path
 ) -> None:
@@ -221,6 +222,7 @@ def test_bad_ranks_and_missing_bases_are_one_clear_error(
     assert "not a LoRA adapter folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_trains_sft_and_rl_with_lora_and_merges(tiny_model_path, tmp_path, capsys) -> None:
     sft = tmp_path / "sft"
     assert (

@@ -38,6 +38,7 @@ def test_tokens_mask_only_the_answer(tiny_model_path) -> None:
         assert tok.decode(answer) == turn.completion.text + tok.eos_token
 
 
+@pytest.mark.slow
 def test_sft_teaches_the_answer_format(tiny_model_path) -> None:
     model, tok = load_model(tiny_model_path)
     kept, _ = teacher_games(
@@ -54,6 +55,7 @@ def test_sft_teaches_the_answer_format(tiny_model_path) -> None:
     assert sum(format_ok) / len(format_ok) > 0.5
 
 
+@pytest.mark.slow
 def test_cosine_schedule_falls_from_the_peak_to_zero(tiny_model_path, monkeypatch) -> None:
     model, tok = load_model(tiny_model_path)
     kept, _ = teacher_games(

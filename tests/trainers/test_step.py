@@ -36,6 +36,7 @@ def _step(model, tok, turns, micro):
     return m, metrics
 
 
+@pytest.mark.slow
 def test_parameters_change_and_on_policy_ratio_is_one(turns_and_model) -> None:
     model, tok, turns = turns_and_model
     before = [p.detach().clone() for p in model.parameters()]

@@ -47,6 +47,7 @@ def test_no_bar_in_a_pipe_or_when_not_wanted(monkeypatch) -> None:
     assert sys.stderr.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_rollout_and_sft_draw_bars_on_a_terminal(monkeypatch, tiny_model_path) -> None:
     pytest.importorskip("tqdm")
     pytest.importorskip("torch")

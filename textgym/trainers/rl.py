@@ -137,7 +137,7 @@ class RLConfig:
     """The environment."""
     system_prompt: str | None = View.system_prompt
     """Replaces the env's system prompt in every conversation (None keeps it)."""
-    eval_every: int = 10
+    eval_every: int = 0
     """Steps between greedy evaluations under each of the env's evaluation conditions (0:
     never; the results go into the metrics as ``eval/<condition>/<metric>``)."""
     eval_games: int = 100
