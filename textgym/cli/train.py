@@ -17,12 +17,13 @@ from textgym.cli.common import (
 )
 from textgym.models.files import check_model_path
 from textgym.models.saving import check_writable
+from textgym.trainers.config import RLConfig, SFTConfig
 from textgym.trainers.trackers import make_trackers, tracking
 
 
 def _cmd_train_sft(args: argparse.Namespace) -> int:
     from textgym.models.loading import load_tokenizer
-    from textgym.trainers.sft import SFTConfig, train_sft
+    from textgym.trainers.sft import train_sft
 
     make_trackers(args.log, Path(args.out), check_only=True)
     check_model_path(args.model, "--model")
@@ -65,7 +66,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 
 def _cmd_train_rl(args: argparse.Namespace) -> int:
     from textgym.models.loading import load_tokenizer
-    from textgym.trainers.rl import RLConfig, train_rl
+    from textgym.trainers.rl import train_rl
 
     make_trackers(args.log, args.out, check_only=True)
     check_model_path(args.model, "--model")
@@ -102,9 +103,6 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     """The subcommands ``train sft`` and ``train rl``: each option fills the config field
     of its name, with the field's default and doc (:func:`config_option`)."""
-    from textgym.trainers.rl import RLConfig
-    from textgym.trainers.sft import SFTConfig
-
     p_train = sub.add_parser("train", help="run one training stage alone, on any env")
     stages = p_train.add_subparsers(dest="stage", required=True)
     p_sft = stages.add_parser("sft", help="imitate a teacher's good episodes")

@@ -279,6 +279,13 @@ def check_dtype(name: str) -> None:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
 
 
+def check_rank_value(rank: Any, name: str = "lora_rank") -> None:
+    """One clear ValueError unless ``rank`` is a whole number >= 1 (before any model is
+    loaded; :func:`check_lora_rank` also checks it against the model's layers)."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {rank!r}")
+
+
 __all__ = [
     "DTYPES",
     "MAX_HEADER_BYTES",
@@ -286,6 +293,7 @@ __all__ = [
     "ModelFileError",
     "check_dtype",
     "check_model_path",
+    "check_rank_value",
     "config_parameters",
     "estimate_parameters",
     "gguf_config",

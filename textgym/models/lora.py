@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from textgym.models.files import check_rank_value
 from textgym.models.loading import ADAPTER_CONFIG, is_adapter, load_adapter, require_peft
 from textgym.models.saving import check_writable, save_model
 from textgym.view import load_view
@@ -32,13 +33,6 @@ def lora_targets(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
         for name, m in model.named_modules()
         if isinstance(m, torch.nn.Linear) and m is not head
     ]
-
-
-def check_rank_value(rank: Any, name: str = "lora_rank") -> None:
-    """One clear ValueError unless ``rank`` is a whole number >= 1 (before any model is
-    loaded; :func:`check_lora_rank` also checks it against the model's layers)."""
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {rank!r}")
 
 
 def check_lora_rank(model: torch.nn.Module, rank: Any) -> None:

@@ -21,19 +21,20 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from textgym.core import Policy
-from textgym.models.files import check_dtype, check_model_path
+from textgym.models.files import check_model_path
 from textgym.models.loading import load_model, resolve_dtype
-from textgym.models.lora import add_lora, check_rank_value, trainable_parameters
+from textgym.models.lora import add_lora, trainable_parameters
 from textgym.models.saving import check_writable, load_state, recover, save_model
 from textgym.policies.by_name import check_policy_name, make_policy
 from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
+from textgym.trainers.config import SFT_TRAINING_FIELDS, SFTConfig
 from textgym.trainers.groups import resolve_curriculum
 from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
 from textgym.utils.files import save_atomically
@@ -123,87 +124,9 @@ def sft_tokens(episodes: Sequence[Episode], tokenizer: Any) -> list[TurnTokens]:
     return out
 
 
-@dataclass
-class SFTConfig:
-    """Settings of the SFT stage: what :func:`train_sft` plays, trains and saves, and the
-    training settings :func:`sft_train` uses on its own."""
-
-    model: str | None = None
-    """The model to start from (a folder, a GGUF file or an adapter folder); needed by
-    :func:`train_sft` only."""
-    out_dir: str | None = None
-    """Where :func:`train_sft` saves the trained model (epochs done so far are kept in
-    ``OUT_DIR.partial`` until it is saved)."""
-    teacher: str = "reference:0.7"
-    """The teacher, by policy name (:func:`textgym.policies.by_name.make_policy`)."""
-    games: int = 8000
-    """Episodes the teacher plays."""
-    min_reward: float = 0.5
-    """Keep the teacher's episodes with at least this total reward."""
-    curriculum: dict[str, tuple[float, float]] | None = None
-    """Reset options drawn uniformly for the teacher's episodes (None: the env's declared
-    ranges; ``{}``: none)."""
-    env_id: str = View.env_id
-    """The environment."""
-    system_prompt: str | None = View.system_prompt
-    """Replaces the env's system prompt (None keeps it; "": no system message)."""
-    history: Literal["full", "last"] = View.history
-    """What the model sees each turn (see :func:`textgym.rollout.rollout`)."""
-    max_new_tokens: int = View.max_new_tokens
-    """Answer budget per turn (the teacher's, and recorded with the model)."""
-    base_url: str | None = None
-    """The server of an ``openai:`` teacher."""
-    lora_rank: int | None = None
-    """Train a LoRA adapter of this rank instead of the whole model."""
-    device: str = "cpu"
-    """Where the model trains."""
-    dtype: str = "float32"
-    """Weights' dtype (see :data:`textgym.models.files.DTYPES`)."""
-    epochs: int = 6
-    """Passes over the teacher's turns."""
-    batch_size: int = 256
-    """Turns per optimizer step."""
-    lr: float = 3e-3
-    """AdamW learning rate (the peak, with ``schedule="cosine"``)."""
-    schedule: Literal["constant", "cosine"] = "constant"
-    """``cosine``: the learning rate falls from ``lr`` to 0 along a half cosine over all
-    steps."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    grad_clip: float = 1.0
-    """Gradient norm clip."""
-    seed: int = 0
-    """Root of the teacher's episodes, the adapter's initial weights and the shuffling."""
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
-            )
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
-        if isinstance(self.games, bool) or not isinstance(self.games, int) or self.games < 1:
-            raise ValueError(f"games must be a whole number >= 1, got {self.games!r}")
-        check_dtype(self.dtype)
-        if self.lora_rank is not None:
-            check_rank_value(self.lora_rank)
-        self.view  # noqa: B018  (checks history and max_new_tokens)
-
-    @property
-    def view(self) -> View:
-        """What the model sees (recorded in the saved model's folder)."""
-        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
-
-
-#: The settings :func:`sft_train` uses; a saved SFT state must match them to continue.
-_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "seed")
-
-
 def _fingerprint(turns: Sequence[TurnTokens], config: SFTConfig) -> str:
     """What a saved SFT state must match to be continued: the turns and the settings."""
-    settings = {name: getattr(config, name) for name in _TRAINING_FIELDS}
+    settings = {name: getattr(config, name) for name in SFT_TRAINING_FIELDS}
     h = hashlib.sha256(repr(sorted(settings.items())).encode())
     for turn in turns:
         h.update(repr((list(turn.input_ids), list(turn.loss_mask))).encode())
