@@ -30,7 +30,7 @@ def records(n: int = 20) -> list[dict]:
             "reward/total": step % 3,
             "reward/format": 0.2,
             "reward/outcome": step % 2,
-            "reward/invalid": -0.1 * (step % 4 == 0),
+            "reward/invalid_penalty": -0.1 * (step % 4 == 0),
         }
         if step % 5 == 0:
             row |= {"eval/random/reward": 1.0, "eval/optimal/reward": 0.5 + step / 100}

@@ -88,7 +88,7 @@ TRAINING_PANELS = (
     ("reward/total", "total reward"),
     ("reward/format", "format reward"),
     ("reward/outcome", "outcome reward"),
-    ("reward/invalid", "invalid-move penalty"),
+    ("reward/invalid_penalty", "invalid-move penalty"),
 )
 
 

@@ -42,7 +42,7 @@ def test_runs_logs_and_resumes_exactly(warm_model, tmp_path) -> None:
         "reward/total",
         "reward/format",
         "reward/outcome",
-        "reward/invalid",
+        "reward/invalid_penalty",
         "loss/cispo",
         "loss/clip_frac",
         "rollout/groups_with_variance",

@@ -86,6 +86,10 @@ def save_checkpoint(
     return save_model(_checkpoint_dir(config), model, tokenizer, config.view, trainer_state)
 
 
+#: Metric names of reward components whose component name does not say what the mean is.
+_REWARD_METRICS = {"invalid": "invalid_penalty"}
+
+
 def _episode_means(episodes: list[Episode]) -> dict[str, float]:
     totals: dict[str, list[float]] = {"outcome": [], "format": [], "invalid": []}
     for e in episodes:
@@ -101,7 +105,7 @@ def _episode_means(episodes: list[Episode]) -> dict[str, float]:
             metrics.setdefault(name, []).append(float(value))
     return {
         "reward/total": float(np.mean([e.total_reward for e in episodes])),
-        **{f"reward/{k}": float(np.mean(v)) for k, v in totals.items()},
+        **{f"reward/{_REWARD_METRICS.get(k, k)}": float(np.mean(v)) for k, v in totals.items()},
         "rollout/completion_len": float(np.mean(lens)) if lens else 0.0,
         **{f"rollout/{k}": float(np.mean(v)) for k, v in metrics.items()},
     }
