@@ -145,10 +145,7 @@ def run(env_id: str, recipe: Recipe, out: Path) -> list[dict[str, Any]]:
                 games=recipe.games,
                 min_reward=recipe.min_reward,
                 curriculum=recipe.curriculum,
-                env_id=env_id,
-                system_prompt=recipe.system_prompt,
-                history=recipe.history,  # type: ignore[arg-type]
-                max_new_tokens=recipe.max_new_tokens,
+                **view.to_json(),
                 epochs=recipe.sft_epochs,
                 batch_size=recipe.sft_batch_size,
                 lr=recipe.sft_lr,

@@ -21,12 +21,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "textgym"
 #: The layers, in order; a module belongs to the layer of its longest listed prefix.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("textgym.core",)),
-    ("utils, view", ("textgym.utils", "textgym.view")),
+    ("utils", ("textgym.utils",)),
     ("parsing, wrappers", ("textgym.parsing", "textgym.wrappers")),
     ("envs", ("textgym.envs", "textgym")),
     ("models", ("textgym.models",)),
     ("policies", ("textgym.policies",)),
-    ("rollout", ("textgym.rollout",)),
+    ("rollout, view", ("textgym.rollout", "textgym.view")),
     ("evaluation", ("textgym.evaluation", "textgym.plots")),
     ("trainers", ("textgym.trainers",)),
     ("recipes", ("textgym.recipes",)),

@@ -6,8 +6,8 @@ budget in new tokens. A trained model's folder records the view it was trained w
 (``textgym_view.json``), and the commands that load the model use it by default, so
 evaluating a model just trained scores the task it learned.
 
-This module is settings and their files only (it imports only the core): checking a view
-against its env, which plays reference episodes, is :func:`textgym.rollout.check_view`.
+This module is settings and their file only: checking a view against its env, which plays
+reference episodes, is :func:`textgym.rollout.check_view`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textgym.core import Conversation
-
-VIEW_FILE = "textgym_view.json"
+from textgym.models.saving import VIEW_FILE
 
 #: The env of a command given no ``--env`` and no model with a recorded view.
 DEFAULT_ENV = "TextTicTacToe-LLM-v0"
@@ -51,6 +50,18 @@ class View:
     def to_json(self) -> dict[str, Any]:
         """The view as JSON (the content of ``textgym_view.json``)."""
         return asdict(self)
+
+    @classmethod
+    def of(cls, settings: Any) -> View:
+        """The view held by ``settings``' ``env_id``, ``system_prompt``, ``history`` and
+        ``max_new_tokens`` (the stage configs keep them as fields of their own)."""
+        return cls(
+            settings.env_id, settings.system_prompt, settings.history, settings.max_new_tokens
+        )
+
+    def save(self, folder: str | Path) -> Path:
+        """Record this view in a model folder (see :func:`save_view`)."""
+        return save_view(folder, self)
 
     def visible(self, messages: Conversation) -> Conversation:
         """What the model sees of an episode's ``messages`` (see :func:`visible_messages`)."""

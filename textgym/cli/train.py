@@ -37,10 +37,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         games=args.games,
         min_reward=args.min_reward,
         curriculum=parse_curriculum(args.curriculum),
-        env_id=view.env_id,
-        system_prompt=view.system_prompt,
-        history=view.history,
-        max_new_tokens=view.max_new_tokens,
+        **view.to_json(),  # env_id, system_prompt, history, max_new_tokens
         base_url=args.base_url,
         lora_rank=args.lora_rank,
         epochs=args.epochs,
@@ -87,10 +84,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         eval_games=args.eval_games,
         num_envs=args.num_envs,
-        env_id=view.env_id,
-        system_prompt=view.system_prompt,
-        history=view.history,
-        max_new_tokens=view.max_new_tokens,
+        **view.to_json(),  # env_id, system_prompt, history, max_new_tokens
         lora_rank=args.lora_rank,
         seed=args.seed,
     )

@@ -14,6 +14,7 @@ Adapter dropout is 0: the log-probs the trainer computes must equal the sampling
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,7 @@ import torch
 
 from textgym.models.files import check_rank_value
 from textgym.models.loading import ADAPTER_CONFIG, is_adapter, load_adapter, require_peft
-from textgym.models.saving import check_writable, save_model
-from textgym.view import load_view
+from textgym.models.saving import VIEW_FILE, check_writable, save_model
 
 
 def lora_targets(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
@@ -79,12 +79,19 @@ def add_lora(
 
 
 def merge_lora(path: str | Path, out: str | Path) -> Path:
-    """Write adapter folder ``path`` merged into its base as a plain model folder."""
+    """Write adapter folder ``path`` merged into its base as a plain model folder (the
+    adapter's recorded view comes along)."""
     if not is_adapter(path):
         raise ValueError(f"{str(path)!r} is not a LoRA adapter folder (no {ADAPTER_CONFIG})")
     check_writable(Path(out).parent, "output")
     model, tokenizer = load_adapter(path)
-    return save_model(out, model, tokenizer, load_view(path))
+    view_file = Path(path) / VIEW_FILE
+
+    def carry_view(tmp: Path) -> None:
+        if view_file.is_file():
+            shutil.copyfile(view_file, tmp / VIEW_FILE)
+
+    return save_model(out, model, tokenizer, carry_view)
 
 
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:

@@ -15,9 +15,9 @@ from textgym.utils.files import (
     save_atomically,
     write_text_atomically,
 )
-from textgym.view import View, save_view
 
 __all__ = [
+    "VIEW_FILE",
     "SaveError",
     "check_writable",
     "load_state",
@@ -59,14 +59,19 @@ def load_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
+#: The file in a model folder that records the view it was trained with (written and read
+#: by :mod:`textgym.view`; the models layer only carries it along, e.g. when merging).
+VIEW_FILE = "textgym_view.json"
+
+
 def save_model(
     final: str | Path,
     model: Any,
     tokenizer: Any,
-    view: View | None = None,
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Save a model, its tokenizer, its view and anything ``extra`` writes, atomically."""
+    """Save a model, its tokenizer and anything ``extra`` writes into the folder (its view:
+    ``extra=view.save``), atomically."""
 
     def write(tmp: Path) -> None:
         if hasattr(model, "peft_config"):  # a LoRA adapter: only its own weights
@@ -74,8 +79,6 @@ def save_model(
         else:
             model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if view is not None:
-            save_view(tmp, view)
         if extra is not None:
             extra(tmp)
 

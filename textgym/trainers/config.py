@@ -85,7 +85,7 @@ class SFTConfig:
     @property
     def view(self) -> View:
         """What the model sees (recorded in the saved model's folder)."""
-        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
+        return View.of(self)
 
 
 #: The settings :func:`sft_train` uses; a saved SFT state must match them to continue.
@@ -250,7 +250,7 @@ class RLConfig:
     @property
     def view(self) -> View:
         """What the model sees (recorded in the checkpoint folder)."""
-        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
+        return View.of(self)
 
 
 __all__ = ["RLConfig", "SFTConfig"]

@@ -82,8 +82,9 @@ def save_checkpoint(
             },
             folder / "trainer_state.pt",
         )
+        config.view.save(folder)
 
-    return save_model(_checkpoint_dir(config), model, tokenizer, config.view, trainer_state)
+    return save_model(_checkpoint_dir(config), model, tokenizer, trainer_state)
 
 
 #: Metric names of reward components whose component name does not say what the mean is.

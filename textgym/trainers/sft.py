@@ -326,6 +326,6 @@ def train_sft(
     losses = sft_train(
         model, tokenizer, turns, config, on_step=on_step, state_dir=partial, progress=progress
     )
-    save_model(out, model, tokenizer, view)
+    save_model(out, model, tokenizer, view.save)
     shutil.rmtree(partial, ignore_errors=True)
     return SFTResult(out, losses, len(kept), len(games), len(turns))

@@ -200,7 +200,7 @@ class PipelineConfig:
     @property
     def view(self) -> View:
         """What the model sees, in every stage (recorded with each saved model)."""
-        return View(self.env_id, self.system_prompt, self.history, self.max_new_tokens)
+        return View.of(self)
 
 
 #: Where ``scripts/fetch_smollm2.py`` puts SmolLM2-135M-Instruct (a GGUF file).
@@ -621,10 +621,7 @@ class _PipelineRun:
                     out_dir=str(sft),
                     teacher=config.teacher,
                     games=config.teacher_games,
-                    env_id=config.env_id,
-                    system_prompt=config.system_prompt,
-                    history=config.history,
-                    max_new_tokens=config.max_new_tokens,
+                    **config.view.to_json(),
                     base_url=config.base_url,
                     lora_rank=config.lora_rank,
                     device=self.device,
