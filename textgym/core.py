@@ -211,7 +211,7 @@ class TextEnv(gym.Env[str, str]):
             )
         return action
 
-    def explain_illegal(self, action: str) -> str:
+    def explain_invalid(self, action: str) -> str:
         """Why ``action`` is not legal now, in a few words shown to the player (override)."""
         return "not a legal action"
 

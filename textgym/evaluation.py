@@ -96,7 +96,7 @@ def episode_record(
         "metrics": dict(episode.final_info.get("episode_metrics") or {}),
         "answers": len(episode.turns),
         "format_ok": _count(infos, "format_ok"),
-        "invalid_answers": _count(infos, "illegal_action"),
+        "invalid_answers": _count(infos, "invalid_action"),
         "answer_tokens": sum(map(len, ids)) if all(ids) and ids else None,
         "truncated": episode.truncated,
         "answers_text": [t.completion.text for t in episode.turns],

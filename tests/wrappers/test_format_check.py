@@ -30,7 +30,7 @@ def test_untagged_answer_is_invalid_even_if_it_is_a_legal_cell() -> None:
     env.reset(seed=0)
     obs, _, _, _, info = env.step("5")
     assert info["board"] == "........."
-    assert not info["format_ok"] and info["illegal_action"]
+    assert not info["format_ok"] and info["invalid_action"]
     assert obs.startswith("Format error: no complete <move>N</move> answer found")
 
 

@@ -26,7 +26,7 @@ def test_invalid_answer_keeps_board_and_explains() -> None:
     assert info["board"] == taken_board  # unchanged, and the opponent did not move
     assert obs.startswith("Invalid answer: cell 5 is taken; legal moves: ")
     assert ", ".join(info["legal_actions"]) in obs
-    assert info["invalid_count"] == 1 and info["illegal_action"]
+    assert info["invalid_count"] == 1 and info["invalid_action"]
     assert info["reward_components"] == {"outcome": 0.0, "invalid": -0.1}
 
 

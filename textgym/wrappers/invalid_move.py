@@ -91,8 +91,8 @@ class InvalidMovePenalty(gym.Wrapper[str, str, str, str]):
             k: dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v
             for k, v in self._last_info.items()
         }
-        info["illegal_action"] = True
-        info["illegal_reason"] = reason
+        info["invalid_action"] = True
+        info["invalid_reason"] = reason
         info["reward_components"] = {
             name: 0.0 for name in (self._last_info.get("reward_components") or {"outcome": 0.0})
         }
@@ -100,7 +100,7 @@ class InvalidMovePenalty(gym.Wrapper[str, str, str, str]):
 
     def _explain(self, action: str) -> str:
         try:
-            return str(self.env.get_wrapper_attr("explain_illegal")(action))
+            return str(self.env.get_wrapper_attr("explain_invalid")(action))
         except AttributeError:
             return "not a legal action"
 

@@ -23,7 +23,7 @@ def test_make_by_id_and_info_contract() -> None:
         "legal_actions",
         "winner",
         "agent_mark",
-        "illegal_action",
+        "invalid_action",
         "turn",
         "reward_components",
         "board",
@@ -72,7 +72,7 @@ def test_anything_but_a_free_cell_number_ends_the_game_as_a_loss(action: str) ->
     env.reset(seed=0)
     obs, reward, terminated, _, info = env.step(action)
     assert terminated and reward == -1.0
-    assert info["illegal_action"] and info["result"] == "loss"
+    assert info["invalid_action"] and info["result"] == "loss"
     assert info["reward_components"] == {"outcome": -1.0}
     assert "Illegal move" in obs and obs in env.observation_space
 
@@ -82,7 +82,7 @@ def test_taken_cell_is_illegal_with_reason() -> None:
     _, info = env.reset(seed=0)
     taken = info["opponent_move"]
     _, _, terminated, _, info = env.step(taken)
-    assert terminated and info["illegal_reason"] == f"cell {taken} is taken"
+    assert terminated and info["invalid_reason"] == f"cell {taken} is taken"
 
 
 @pytest.mark.parametrize("bad", [None, b"5", 5, ["5"]])
@@ -185,7 +185,7 @@ class TicTacToeMachine(RuleBasedStateMachine):
         self._step(action)
         assert self.info["board"][int(action) - 1] == self.info["agent_mark"]
         assert self.info["board"].count(".") in (before.count(".") - 1, before.count(".") - 2)
-        assert not self.info["illegal_action"]
+        assert not self.info["invalid_action"]
 
     @precondition(lambda self: not self.done)
     @rule(action=HOSTILE)
@@ -194,7 +194,7 @@ class TicTacToeMachine(RuleBasedStateMachine):
         legal = action.strip() in self.info["legal_actions"]
         self._step(action)
         if not legal:
-            assert self.done and self.info["illegal_action"] and self.info["board"] == before
+            assert self.done and self.info["invalid_action"] and self.info["board"] == before
             assert self.last_reward == self.env.outcome_rewards["loss"]
 
     @precondition(lambda self: self.done)
@@ -225,7 +225,7 @@ class TicTacToeMachine(RuleBasedStateMachine):
         assert rules.is_valid_board(board)
         assert abs(board.count("X") - board.count("O")) <= 1
         assert self.info["turn"] == board.count(self.info["agent_mark"]) + int(
-            self.info["illegal_action"]
+            self.info["invalid_action"]
         )
         if not self.done:
             assert self.info["legal_actions"] == [str(c + 1) for c in rules.legal_moves(board)]

@@ -51,7 +51,7 @@ class TextMastermindEnv(MultiTurnEnv):
 
     ## Info
     ``turn`` (guesses made), ``format_ok``, ``reward_components``, ``valid`` and
-    ``illegal_action`` (whether the guess was well formed), ``solved``; at the end
+    ``invalid_action`` (whether the guess was well formed), ``solved``; at the end
     ``episode_metrics``: ``solved``,
     ``guesses`` (answers given) and ``invalid_guesses``.
 
@@ -142,7 +142,7 @@ class TextMastermindEnv(MultiTurnEnv):
             return Reply(
                 self._board(f"Invalid guess ({rule}). {left} guesses left."),
                 truncated=left <= 0,
-                info={"valid": False, "illegal_action": True},
+                info={"valid": False, "invalid_action": True},
             )
         assert answer is not None
         black, white = pegs(self._code, answer)
@@ -152,13 +152,13 @@ class TextMastermindEnv(MultiTurnEnv):
                 f"Solved in {self.turn} guesses: the code was {self._code}.",
                 reward=1.0,
                 done=True,
-                info={"valid": True, "illegal_action": False, "solved": True},
+                info={"valid": True, "invalid_action": False, "solved": True},
             )
         self._history.append(f"{answer}: {black} black, {white} white")
         return Reply(
             self._board(f"{left} guesses left." if left > 0 else "Out of guesses."),
             truncated=left <= 0,
-            info={"valid": True, "illegal_action": False, "solved": False},
+            info={"valid": True, "invalid_action": False, "solved": False},
         )
 
     def _board(self, last: str) -> str:

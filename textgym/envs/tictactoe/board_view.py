@@ -26,7 +26,7 @@ class BoardObservation(gym.Wrapper[np.ndarray, np.int64, str, str]):
     :meth:`action_masks` returns the same mask as booleans (the sb3-contrib convention, so
     ``MaskablePPO("MlpPolicy", env)`` trains on it as it is).
     The game, the opponents and their seeding are exactly those of the wrapped env; an
-    occupied cell is an illegal move as in the text env (a loss, or a penalty when
+    occupied cell is an invalid move as in the text env (a loss, or a penalty when
     :class:`InvalidMovePenalty` is inside). Stock tabular or deep RL code runs on it.
     """
 

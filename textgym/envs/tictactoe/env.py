@@ -73,7 +73,7 @@ def _observation_text(
     mark: Mark,
     opponent_move: int | None,
     first_turn: bool,
-    illegal_reason: str | None,
+    invalid_reason: str | None,
     result: str,
 ) -> str:
     """The text the player sees: a pure function of the visible state, hence memoized."""
@@ -83,8 +83,8 @@ def _observation_text(
     elif first_turn:
         lines.append("You move first.")
     lines += ["", rules.render(board), ""]
-    if illegal_reason is not None:
-        lines.append(f"Illegal move: {illegal_reason}. Game over: you lose.")
+    if invalid_reason is not None:
+        lines.append(f"Illegal move: {invalid_reason}. Game over: you lose.")
     elif result == "none":
         lines.append("Legal moves: " + ", ".join(_legal_actions(board)))
         lines.append(f"Your move ({mark}):")
@@ -94,21 +94,21 @@ def _observation_text(
 
 
 @lru_cache(maxsize=1 << 16)
-def _compact_text(board: Board, mark: Mark, illegal_reason: str | None, result: str) -> str:
+def _compact_text(board: Board, mark: Mark, invalid_reason: str | None, result: str) -> str:
     """One line: the player's mark, the rows (free cells numbered) and the legal moves."""
     cells = "".join(c if c != rules.EMPTY else str(i + 1) for i, c in enumerate(board))
     return _one_line(
-        mark, cells, illegal_reason, result, f" legal {''.join(_legal_actions(board))}"
+        mark, cells, invalid_reason, result, f" legal {''.join(_legal_actions(board))}"
     )
 
 
 def _one_line(
-    mark: Mark, cells: str, illegal_reason: str | None, result: str, ongoing: str = ""
+    mark: Mark, cells: str, invalid_reason: str | None, result: str, ongoing: str = ""
 ) -> str:
     """``mark r1/r2/r3`` then ``ongoing`` while the game runs, else how it ended."""
     head = f"{mark} {cells[0:3]}/{cells[3:6]}/{cells[6:9]}"
-    if illegal_reason is not None:
-        return f"{head} illegal: {illegal_reason}. loss"
+    if invalid_reason is not None:
+        return f"{head} illegal: {invalid_reason}. loss"
     if result == "none":
         return head + ongoing
     return f"{head} {result}"
@@ -126,14 +126,14 @@ OPPONENT_LETTERS = OWN_LETTERS.upper()
 
 
 @lru_cache(maxsize=1 << 16)
-def _letters_text(board: Board, mark: Mark, illegal_reason: str | None, result: str) -> str:
+def _letters_text(board: Board, mark: Mark, invalid_reason: str | None, result: str) -> str:
     """One line: the player's mark, then one character per cell naming cell and owner."""
     other = rules.other(mark)
     cells = "".join(
         OWN_LETTERS[i] if c == mark else OPPONENT_LETTERS[i] if c == other else str(i + 1)
         for i, c in enumerate(board)
     )
-    return _one_line(mark, cells, illegal_reason, result)
+    return _one_line(mark, cells, invalid_reason, result)
 
 
 LETTERS_PROMPT = (
@@ -159,9 +159,11 @@ class TextTicTacToeEnv(TextEnv):
     ## Action Space
     ``Text`` (printable ASCII, up to 8192 characters; any ``str`` is accepted). A legal
     action is the number of a free cell, ``"1"``..``"9"``, with optional surrounding
-    whitespace. Anything else is an illegal action: the game ends as a loss with
-    ``info["illegal_action"] = True``. (``TextTicTacToe-LLM-v0`` adds answer parsing and a
-    retry with a penalty instead.)
+    whitespace. Anything else is an invalid action: the game ends as a loss with
+    ``info["invalid_action"] = True``. (``TextTicTacToe-LLM-v0`` adds answer parsing and a
+    retry with a penalty instead.) The observation words it as the game does, "Illegal
+    move: ..." (``illegal: ...`` on one line): text a player reads, kept as it is so that
+    models trained on it see what they saw in training.
 
     ## Observation Space
     ``Text`` (printable ASCII): which mark the agent plays, what the opponent just
@@ -182,7 +184,7 @@ class TextTicTacToeEnv(TextEnv):
 
     ## Episode End
     Terminated when a player completes a line, the board is full, or the agent plays an
-    illegal action. Never truncated (a game lasts at most five agent moves).
+    invalid action. Never truncated (a game lasts at most five agent moves).
 
     ## Arguments
     * ``random_move_prob`` — opponent skill in [0, 1]: 0 perfect, 1 uniformly random.
@@ -206,7 +208,7 @@ class TextTicTacToeEnv(TextEnv):
     ``legal_actions`` (exact legal action strings), ``board`` (9 characters of ``X``, ``O``,
     ``.``), ``agent_mark``, ``first_mark``, ``opponent_move`` (cell string or None),
     ``winner`` (``"X"``, ``"O"``, ``"draw"`` or None), ``result`` (``"win"``, ``"draw"``,
-    ``"loss"`` or None), ``illegal_action``, ``illegal_reason``, ``turn`` (agent moves made),
+    ``"loss"`` or None), ``invalid_action``, ``invalid_reason``, ``turn`` (agent moves made),
     ``reward_components`` (``{"outcome": float}``); while the game runs, ``restart_options``
     (the ``board`` and ``agent_mark`` reset options that restart from this position: replay
     of lost positions uses them); when it ends, ``episode_metrics`` (``win``, ``draw``,
@@ -329,24 +331,24 @@ class TextTicTacToeEnv(TextEnv):
         """Play the agent's move, then the opponent's reply if the game goes on."""
         action = self._check_action(action)
         cell = _ACTION_TO_CELL.get(action.strip())
-        illegal_reason: str | None = None
+        invalid_reason: str | None = None
         if cell is None or self._board[cell] != rules.EMPTY:
-            illegal_reason = self.explain_illegal(action)
+            invalid_reason = self.explain_invalid(action)
         self._turn += 1
-        if illegal_reason is None:
+        if invalid_reason is None:
             board = self._board
             self._board = board[:cell] + self._mark + board[cell + 1 :]  # type: ignore[index,operator]
             self._opponent_move = None
             if rules.winner(self._board) is None:
                 self._opponent_plays()
-        result = self._result(illegal_reason)
+        result = self._result(invalid_reason)
         terminated = result != "none"
         outcome = self.outcome_rewards[result] if terminated else 0.0
         self._episode_active = not terminated
-        obs = self._observe(illegal_reason, result)
+        obs = self._observe(invalid_reason, result)
         if self.render_mode == "human":
             self.render()
-        return obs, outcome, terminated, False, self._info(illegal_reason, result, outcome)
+        return obs, outcome, terminated, False, self._info(invalid_reason, result, outcome)
 
     def render(self) -> str | None:
         """Return (``"ansi"``) or print (``"human"``) the current observation text."""
@@ -367,46 +369,46 @@ class TextTicTacToeEnv(TextEnv):
         board = self._board
         cell = int(self._episode_opponent.act(board, rng, self._first))
         if not 0 <= cell < 9 or board[cell] != rules.EMPTY:
-            raise RuntimeError(f"opponent {self._episode_opponent!r} played illegal cell {cell}")
+            raise RuntimeError(f"opponent {self._episode_opponent!r} played invalid cell {cell}")
         self._board = board[:cell] + rules.other(self._mark) + board[cell + 1 :]
         self._opponent_move = cell
 
-    def _result(self, illegal_reason: str | None) -> str:
-        if illegal_reason is not None:
+    def _result(self, invalid_reason: str | None) -> str:
+        if invalid_reason is not None:
             return "loss"
         w = rules.winner(self._board)
         if w is None:
             return "none"
         return "draw" if w == "draw" else ("win" if w == self._mark else "loss")
 
-    def _observe(self, illegal_reason: str | None, result: str) -> str:
+    def _observe(self, invalid_reason: str | None, result: str) -> str:
         if self.observation_style == "compact":
-            self._last_text = _compact_text(self._board, self._mark, illegal_reason, result)
+            self._last_text = _compact_text(self._board, self._mark, invalid_reason, result)
         elif self.observation_style == "letters":
-            self._last_text = _letters_text(self._board, self._mark, illegal_reason, result)
+            self._last_text = _letters_text(self._board, self._mark, invalid_reason, result)
         else:
             self._last_text = _observation_text(
                 self._board,
                 self._mark,
                 self._opponent_move,
                 self._turn == 0 and self._board == rules.EMPTY_BOARD,
-                illegal_reason,
+                invalid_reason,
                 result,
             )
         return self._last_text
 
-    def _info(self, illegal_reason: str | None, result: str, outcome: float) -> dict[str, Any]:
+    def _info(self, invalid_reason: str | None, result: str, outcome: float) -> dict[str, Any]:
         move = self._opponent_move
         info: dict[str, Any] = {
-            "legal_actions": [] if illegal_reason else list(_legal_actions(self._board)),
+            "legal_actions": [] if invalid_reason else list(_legal_actions(self._board)),
             "board": self._board,
             "agent_mark": self._mark,
             "first_mark": self._first,
             "opponent_move": None if move is None else CELL_ACTIONS[move],
             "winner": rules.winner(self._board),
             "result": None if result == "none" else result,
-            "illegal_action": illegal_reason is not None,
-            "illegal_reason": illegal_reason,
+            "invalid_action": invalid_reason is not None,
+            "invalid_reason": invalid_reason,
             "turn": self._turn,
             "reward_components": {"outcome": outcome},
         }
@@ -471,7 +473,7 @@ class TextTicTacToeEnv(TextEnv):
             f"moving second {float(second.win):.1%} win / {float(second.loss):.1%} loss."
         )
 
-    def explain_illegal(self, action: str) -> str:
+    def explain_invalid(self, action: str) -> str:
         """Why ``action`` is not a legal move now, in a few words for the player."""
         cell = _ACTION_TO_CELL.get(action.strip()) if isinstance(action, str) else None
         if cell is None:

@@ -131,7 +131,7 @@ def _score(
     ply.positions += 1
     audit.well_formed += bool(info.get("format_ok", True))
     played = _played_cell(board, info["board"], mark)
-    if info.get("illegal_action") or played is None:
+    if info.get("invalid_action") or played is None:
         _remember(audit, board, mark, text, keep)
         return
     audit.legal += 1
