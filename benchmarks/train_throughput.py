@@ -22,7 +22,7 @@ its config (random weights; the rollouts are then mostly invalid answers, which 
 for timing): the CUDA check of a bigger model in bfloat16 is
 
     python benchmarks/train_throughput.py --device cuda --dtype bfloat16 --hidden 1024 \
-        --layers 16 --micro-batch-size 64
+        --layers 16 --micro-batch-tokens 8192
 
     python benchmarks/train_throughput.py [--games 256] [--repeats 3] [--device cpu]
 """
@@ -70,22 +70,25 @@ def make_batch(model_dir: Path, games: int, out: Path, args: argparse.Namespace)
     out.write_bytes(pickle.dumps(turns))
 
 
-def bare_step(model, optimizer, turns, pad_id, micro_batch_size, device, sort=True) -> None:
+def bare_step(model, optimizer, turns, pad_id, micro_batch_tokens, device, sort=True) -> None:
     """Forward + backward + AdamW with a plain masked cross-entropy: the baseline.
 
     With ``sort`` it uses the same length-sorted micro-batches as ``cispo_step``, so the
-    difference is CISPO's own work; without, the turns stay in rollout order (what a
-    naive trainer pays in padding).
+    difference is CISPO's own work; without, the turns stay in rollout order, cut into
+    micro-batches of the same row count (what a naive trainer pays in padding).
     """
-    from textgym.trainers.tokens import collate
+    from textgym.trainers.tokens import collate, micro_batches
 
-    if sort:
-        turns = sorted(turns, key=lambda t: len(t.input_ids))
+    batches = micro_batches(turns, micro_batch_tokens)
+    if not sort:
+        sizes = [len(b) for b in batches]
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        batches = [turns[lo : lo + n] for lo, n in zip(starts, sizes, strict=True)]
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total = sum(sum(t.loss_mask) for t in turns)
-    for lo in range(0, len(turns), micro_batch_size):
-        batch = collate(turns[lo : lo + micro_batch_size], pad_id, device)
+    for part in batches:
+        batch = collate(part, pad_id, device)
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         ce = torch.nn.functional.cross_entropy(
             logits[:, :-1].flatten(0, 1).float(), batch.input_ids[:, 1:].flatten(), reduction="none"
@@ -116,7 +119,7 @@ def run_variant(variant: str, model_dir: Path, batch: Path, args: argparse.Names
         if variant.startswith("bare"):
             sort = variant == "bare"
             bare_step(
-                model, optimizer, turns, tok.pad_token_id, args.micro_batch_size, device, sort
+                model, optimizer, turns, tok.pad_token_id, args.micro_batch_tokens, device, sort
             )
         else:
             cispo_step(
@@ -124,7 +127,7 @@ def run_variant(variant: str, model_dir: Path, batch: Path, args: argparse.Names
                 optimizer,
                 turns,
                 tok.pad_token_id,
-                micro_batch_size=args.micro_batch_size,
+                micro_batch_tokens=args.micro_batch_tokens,
                 grad_clip=1.0,
             )
         if device.startswith("cuda"):
@@ -155,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="timed steps (median)")
-    parser.add_argument("--micro-batch-size", type=int, default=64)
+    parser.add_argument("--micro-batch-tokens", type=int, default=4096)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | auto")
     parser.add_argument("--hidden", type=int, default=64, help="model width")
@@ -173,7 +176,7 @@ def main() -> None:
     for variant in ("bare", "bare-unsorted", "cispo"):
         cmd = [sys.executable, __file__, "--variant", variant, "--work", str(work)]
         cmd += ["--repeats", str(args.repeats), "--device", args.device]
-        cmd += ["--micro-batch-size", str(args.micro_batch_size), "--dtype", args.dtype]
+        cmd += ["--micro-batch-tokens", str(args.micro_batch_tokens), "--dtype", args.dtype]
         cmd += ["--hidden", str(args.hidden), "--layers", str(args.layers)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -154,7 +154,7 @@ def test_rl_with_lora_checkpoints_the_adapter_and_resumes_exactly(warm_model, tm
             group_size=4,
             max_new_tokens=16,
             num_envs=8,
-            micro_batch_size=16,
+            micro_batch_tokens=1024,
             checkpoint_every=1,
             lr=1e-2,
             lora_rank=2,

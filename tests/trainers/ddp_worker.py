@@ -37,7 +37,7 @@ def main() -> None:
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         cispo_step(
-            ddp, opt, turns[rank::world], tok.pad_token_id, micro_batch_size=3, grad_clip=1e9
+            ddp, opt, turns[rank::world], tok.pad_token_id, micro_batch_tokens=150, grad_clip=1e9
         )
         if rank == 0:
             torch.save(model.state_dict(), out)
@@ -50,7 +50,7 @@ def main() -> None:
             group_size=4,
             max_new_tokens=16,
             num_envs=4,
-            micro_batch_size=8,
+            micro_batch_tokens=512,
             lora_rank=2 if mode == "rl-lora" else None,
             device="cpu",
         )

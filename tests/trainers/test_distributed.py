@@ -53,7 +53,7 @@ def test_two_processes_give_the_single_process_update(tiny_model_path, tmp_path)
     model, tok, turns = fixed_turns(tiny_model_path)
     single = copy.deepcopy(model).double()
     opt = torch.optim.SGD(single.parameters(), lr=0.1)
-    cispo_step(single, opt, turns, tok.pad_token_id, micro_batch_size=len(turns), grad_clip=1e9)
+    cispo_step(single, opt, turns, tok.pad_token_id, micro_batch_tokens=10**9, grad_clip=1e9)
 
     moved = False
     for name, param in single.state_dict().items():

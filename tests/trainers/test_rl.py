@@ -23,7 +23,7 @@ def config(model, out, steps):
         group_size=4,
         max_new_tokens=16,
         num_envs=8,
-        micro_batch_size=16,
+        micro_batch_tokens=1024,
         checkpoint_every=1,
         lr=1e-2,
         # bit-exact resume is a CPU promise; CUDA kernels with atomic adds may differ in

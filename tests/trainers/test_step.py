@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +36,7 @@ def turns_and_model(tiny_model_path):
 def _step(model, tok, turns, micro):
     m = copy.deepcopy(model).double()
     opt = torch.optim.SGD(m.parameters(), lr=0.1)
-    metrics = cispo_step(m, opt, turns, tok.pad_token_id, micro_batch_size=micro, grad_clip=1e9)
+    metrics = cispo_step(m, opt, turns, tok.pad_token_id, micro_batch_tokens=micro, grad_clip=1e9)
     return m, metrics
 
 
@@ -42,7 +46,7 @@ def test_parameters_change_and_on_policy_ratio_is_one(turns_and_model) -> None:
     before = [p.detach().clone() for p in model.parameters()]
     trained = copy.deepcopy(model)
     opt = torch.optim.AdamW(trained.parameters(), lr=1e-3)
-    metrics = cispo_step(trained, opt, turns, tok.pad_token_id, micro_batch_size=8)
+    metrics = cispo_step(trained, opt, turns, tok.pad_token_id, micro_batch_tokens=512)
     assert metrics["loss/ratio_mean"] == pytest.approx(1.0, abs=1e-3)
     assert metrics["loss/clip_frac"] == 0.0
     changed = [
@@ -53,8 +57,9 @@ def test_parameters_change_and_on_policy_ratio_is_one(turns_and_model) -> None:
 
 def test_micro_batching_gives_the_same_update(turns_and_model) -> None:
     model, tok, turns = turns_and_model
-    one, m1 = _step(model, tok, turns, micro=len(turns))
-    many, m2 = _step(model, tok, turns, micro=3)
+    one, m1 = _step(model, tok, turns, micro=10**9)
+    many, m2 = _step(model, tok, turns, micro=150)
+    assert m1["perf/micro_batches"] == 1 and m2["perf/micro_batches"] >= 3
     for a, b in zip(one.parameters(), many.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-10)
     assert m1["loss/cispo"] == pytest.approx(m2["loss/cispo"])
@@ -70,3 +75,26 @@ def test_nan_loss_is_never_applied(turns_and_model) -> None:
     with pytest.raises(FloatingPointError):
         cispo_step(broken, opt, bad, tok.pad_token_id)
     assert all(torch.equal(a, b) for a, b in zip(before, broken.parameters(), strict=True))
+
+
+def _peak_growth(turns: int, budget: int) -> float:
+    worker = Path(__file__).with_name("memory_worker.py")
+    out = subprocess.run(
+        [sys.executable, str(worker), str(turns), str(budget)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's /proc peak reset"
+)
+def test_a_steps_peak_memory_does_not_grow_with_the_number_of_games() -> None:
+    few, many = _peak_growth(32, 1024), _peak_growth(256, 1024)
+    assert many <= 1.25 * few + 16, (few, many)
+    # the measurement can tell: without a token budget, 8x the turns is a much larger peak
+    unbounded = _peak_growth(256, 10**9)
+    assert unbounded > 4 * many, (many, unbounded)

@@ -10,8 +10,11 @@ from textgym.policies.hf import HFPolicy  # noqa: E402
 from textgym.rollout import rollout  # noqa: E402
 from textgym.trainers.cispo import cispo_loss  # noqa: E402
 from textgym.trainers.tokens import (  # noqa: E402
+    TurnTokens,
     collate,
     episode_tokens,
+    micro_batches,
+    padding_share,
     prefix_kept,
     prefix_report,
     token_logprobs,
@@ -172,3 +175,85 @@ def test_last_history_and_re_rendered_prompts_fall_back_to_one_sequence_per_turn
     assert prefix_kept(e) == [True, False, False] + [True] * (len(e.turns) - 4)
     assert len(episode_tokens(e, 1.0, merge=True)) == len(e.turns)
     assert prefix_report([e])["prefix/episodes_merged"] == 0.0
+
+
+def _turn(length: int, answer: int = 3) -> TurnTokens:
+    return TurnTokens(
+        input_ids=[(7 * i) % 50 + 1 for i in range(length)],
+        loss_mask=[0] * (length - answer) + [1] * answer,
+        old_logprobs=[0.0] * (length - answer) + [-1.0] * answer,
+        advantage=1.0,
+    )
+
+
+def test_micro_batches_keep_every_turn_within_the_token_budget() -> None:
+    turns = [_turn(n) for n in (40, 5, 90, 12, 33, 33, 60, 200, 8)]
+    batches = micro_batches(turns, max_tokens=100)
+    kept = sorted(id(t) for b in batches for t in b)
+    assert kept == sorted(id(t) for t in turns)  # each turn once
+    for b in batches:
+        widest = max(len(t.input_ids) for t in b)
+        assert len(b) * widest <= 100 or len(b) == 1  # a 200-token turn goes alone
+    lengths = [len(t.input_ids) for b in batches for t in b]
+    assert lengths == sorted(lengths)  # similar lengths share a micro-batch
+    assert 0.0 <= padding_share(batches) < 0.5
+    assert padding_share([[_turn(10), _turn(10)]]) == 0.0
+    with pytest.raises(ValueError, match="max_tokens"):
+        micro_batches(turns, 0)
+
+
+def _full_logprobs(model, batch):
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    logits = logits[:, :-1].double()
+    picked = logits.gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1)
+    return (picked - torch.logsumexp(logits, -1)) * batch.loss_mask
+
+
+def test_scoring_only_the_loss_positions_gives_the_full_logits_values_and_gradient(
+    played, monkeypatch
+) -> None:
+    import copy
+
+    import textgym.trainers.tokens as tokens
+
+    policy, episodes = played
+    turns = [t for e in episodes for t in episode_tokens(e, 1.0)]
+    batch = collate(turns, policy.tokenizer.pad_token_id)
+    monkeypatch.setattr(tokens, "HEAD_CHUNK", 5)  # several chunks of the output layer
+    grads = []
+    for score in (token_logprobs, _full_logprobs):
+        model = copy.deepcopy(policy.model).double()
+        logp = score(model, batch)
+        (logp * batch.loss_mask).sum().backward()
+        grads.append((logp.detach(), [p.grad for p in model.parameters()]))
+    (split, g_split), (full, g_full) = grads
+    assert torch.allclose(split, full, atol=1e-10)
+    assert split[batch.loss_mask == 0].abs().max() == 0  # nothing outside the loss
+    for a, b in zip(g_split, g_full, strict=True):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+class _ScaledLogits(torch.nn.Module):
+    """A model whose logits are not its output layer on its last hidden state."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def get_output_embeddings(self):
+        return self.inner.get_output_embeddings()
+
+    def forward(self, **kwargs):
+        out = self.inner(**kwargs)
+        out.logits = out.logits * 0.5
+        return out
+
+
+def test_a_model_that_scales_its_logits_is_scored_from_them(played) -> None:
+    policy, episodes = played
+    model = _ScaledLogits(policy.model)
+    batch = collate([t for e in episodes for t in episode_tokens(e, 1.0)][:4], 0)
+    with torch.no_grad():
+        got = token_logprobs(model, batch)
+        want = _full_logprobs(model, batch).float()
+    assert torch.allclose(got, want, atol=1e-5)

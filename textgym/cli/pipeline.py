@@ -24,6 +24,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         sft_epochs=args.sft_epochs,
         sft_lr=args.sft_lr,
         sft_batch_size=args.sft_batch_size,
+        micro_batch_tokens=args.micro_batch_tokens,
         eval_episodes=args.eval_episodes,
         lora_rank=args.lora,
         device=args.device,
@@ -63,6 +64,12 @@ def add_parser(sub: Any) -> None:
     p_pipe.add_argument("--sft-epochs", type=int, default=None)
     p_pipe.add_argument("--sft-lr", type=float, default=None, help="SFT learning rate")
     p_pipe.add_argument("--sft-batch-size", type=int, default=None, help="turns per SFT step")
+    p_pipe.add_argument(
+        "--micro-batch-tokens",
+        type=int,
+        default=None,
+        help="most padded tokens per forward/backward pass (memory bound; default 4096)",
+    )
     p_pipe.add_argument("--eval-episodes", type=int, default=None, help="games per opponent")
     p_pipe.add_argument("--lora", type=lora_rank, default=None, metavar="RANK", help=LORA_HELP)
     p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")

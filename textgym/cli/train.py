@@ -42,6 +42,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         lora_rank=args.lora_rank,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        micro_batch_tokens=args.micro_batch_tokens,
         lr=args.lr,
         seed=args.seed,
     )
@@ -84,6 +85,7 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         eval_games=args.eval_games,
         num_envs=args.num_envs,
+        micro_batch_tokens=args.micro_batch_tokens,
         **view.to_json(),  # env_id, system_prompt, history, max_new_tokens
         lora_rank=args.lora_rank,
         seed=args.seed,
@@ -114,7 +116,7 @@ def add_parser(sub: Any) -> None:
         help="NAME=LOW:HIGH reset-option range (repeatable; none: no options; default: the "
         "env's declared ranges)",
     )
-    for name in ("epochs", "batch_size", "lr", "seed"):
+    for name in ("epochs", "batch_size", "micro_batch_tokens", "lr", "seed"):
         config_option(p_sft, SFTConfig, name)
     config_option(p_sft, SFTConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
     p_sft.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -137,7 +139,14 @@ def add_parser(sub: Any) -> None:
         help="NAME=LOW:HIGH reset-option range stratified in every batch (repeatable; none: "
         "no options; default: the env's declared ranges)",
     )
-    for name in ("replay_share", "eval_every", "checkpoint_every", "eval_games", "num_envs"):
+    for name in (
+        "replay_share",
+        "eval_every",
+        "checkpoint_every",
+        "eval_games",
+        "num_envs",
+        "micro_batch_tokens",
+    ):
         config_option(p_rl, RLConfig, name)
     config_option(p_rl, RLConfig, "seed")
     config_option(p_rl, RLConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")

@@ -54,6 +54,10 @@ class SFTConfig:
     """Passes over the teacher's turns."""
     batch_size: int = 256
     """Turns per optimizer step."""
+    micro_batch_tokens: int = 4096
+    """Most padded tokens (rows times the longest row) per forward/backward pass; more
+    accumulate their gradients. Bounds a step's activation memory, whatever the number of
+    games (SmolLM2-135M on CPU: about 1 MB a token)."""
     lr: float = 3e-3
     """AdamW learning rate (the peak, with ``schedule="cosine"``)."""
     schedule: Literal["constant", "cosine"] = "constant"
@@ -67,9 +71,10 @@ class SFTConfig:
     """Root of the teacher's episodes, the adapter's initial weights and the shuffling."""
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
+        if self.epochs < 1 or self.batch_size < 1 or self.micro_batch_tokens < 1:
             raise ValueError(
-                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+                "epochs, batch_size and micro_batch_tokens must be >= 1, got "
+                f"{self.epochs}, {self.batch_size}, {self.micro_batch_tokens}"
             )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
@@ -134,8 +139,10 @@ class RLConfig:
     """Absolute cap of CISPO's detached importance weight."""
     grad_clip: float = 1.0
     """Gradient norm clip."""
-    micro_batch_size: int = 64
-    """Turns per forward/backward pass (gradient accumulation beyond it)."""
+    micro_batch_tokens: int = 4096
+    """Most padded tokens (rows times the longest row) per forward/backward pass; more
+    accumulate their gradients. Bounds a step's activation memory, whatever the number of
+    games (SmolLM2-135M on CPU: about 1 MB a token)."""
     curriculum: dict[str, tuple[float, float]] | None = None
     """Reset options to vary, each with its (low, high) range, stratified in every batch.
     None: every option the env declares, over its whole range
@@ -221,7 +228,7 @@ class RLConfig:
             )
         for name in (
             "max_new_tokens",
-            "micro_batch_size",
+            "micro_batch_tokens",
             "buckets",
             "num_envs",
             "checkpoint_every",

@@ -337,7 +337,7 @@ def update_step(
         run.optimizer,
         turns,
         run.tokenizer.pad_token_id,
-        micro_batch_size=config.micro_batch_size,
+        micro_batch_tokens=config.micro_batch_tokens,
         clip_max=config.clip_max,
         grad_clip=config.grad_clip,
         temperature=config.temperature,

@@ -36,7 +36,7 @@ from textgym.policies.hf import encode_chat
 from textgym.rollout import Episode, rollout
 from textgym.trainers.config import SFT_TRAINING_FIELDS, SFTConfig
 from textgym.trainers.groups import resolve_curriculum
-from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
+from textgym.trainers.tokens import TurnTokens, collate, micro_batches, token_logprobs
 from textgym.utils.files import save_atomically
 from textgym.utils.progress import progress_bar
 from textgym.view import View, as_view
@@ -208,24 +208,22 @@ def sft_train(
     bar = progress_bar(total, "sft", unit="step", enabled=progress)
     bar.update(len(losses))
     model.train()
+    opt.zero_grad(set_to_none=True)
     for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(turns), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
             if config.schedule == "cosine":
                 for group in opt.param_groups:
                     group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * len(losses) / total))
-            batch = collate(
-                [turns[i] for i in order[start : start + config.batch_size]], pad, device
-            )
-            logp = token_logprobs(model, batch)  # (B, T-1)
-            loss = -(logp * batch.loss_mask).sum() / batch.loss_mask.sum().clamp(min=1)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"SFT loss became {loss.item()} at step {len(losses)}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            step_turns = [turns[i] for i in order[start : start + config.batch_size]]
+            loss = _accumulate(model, step_turns, pad, device, config.micro_batch_tokens)
+            if not math.isfinite(loss):
+                opt.zero_grad(set_to_none=True)
+                raise FloatingPointError(f"SFT loss became {loss} at step {len(losses)}")
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             opt.step()
-            losses.append(float(loss.detach()))
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss)
             bar.update(1)
             bar.set_postfix_str(f"loss {losses[-1]:.4f}")
             if on_step is not None:
@@ -243,6 +241,29 @@ def sft_train(
     bar.close()
     model.eval()
     return losses
+
+
+def _accumulate(
+    model: torch.nn.Module,
+    turns: Sequence[TurnTokens],
+    pad: int,
+    device: torch.device,
+    max_tokens: int,
+) -> float:
+    """Backward the mean negative log-likelihood of the answer tokens of ``turns``, in
+    micro-batches of at most ``max_tokens`` padded tokens; return the loss (nan when a
+    micro-batch's is not finite, which stops the accumulation)."""
+    total = sum(sum(t.loss_mask) for t in turns)
+    loss_sum = 0.0
+    for part in micro_batches(turns, max_tokens):
+        batch = collate(part, pad, device)
+        logp = token_logprobs(model, batch)  # (B, T-1)
+        loss = -(logp * batch.loss_mask).sum() / max(total, 1)
+        if not torch.isfinite(loss):
+            return float("nan")
+        loss.backward()
+        loss_sum += float(loss.detach())
+    return loss_sum
 
 
 @dataclass

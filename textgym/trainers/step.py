@@ -1,8 +1,10 @@
 """One CISPO optimizer step over many turns, with gradient accumulation.
 
-Turns are split into micro-batches to bound memory. The loss of each micro-batch is
-normalised by the token count of the **whole step**, so accumulating the micro-batch
-gradients gives exactly the gradient of one big batch (contract 8).
+Turns are split into micro-batches of at most ``micro_batch_tokens`` padded tokens
+(:func:`~textgym.trainers.tokens.micro_batches`), so a step's peak memory is bounded by
+that budget whatever the number of games. The loss of each micro-batch is normalised by
+the token count of the **whole step**, so accumulating the micro-batch gradients gives
+exactly the gradient of one big batch (contract 8).
 
 Under ``torch.distributed`` (``torchrun``), pass the model wrapped in
 ``DistributedDataParallel``: each rank brings its own share of the turns, the token count
@@ -21,7 +23,13 @@ import torch
 import torch.distributed as dist
 
 from textgym.trainers.cispo import cispo_loss
-from textgym.trainers.tokens import TurnTokens, collate, token_logprobs
+from textgym.trainers.tokens import (
+    TurnTokens,
+    collate,
+    micro_batches,
+    padding_share,
+    token_logprobs,
+)
 
 
 def cispo_step(
@@ -30,7 +38,7 @@ def cispo_step(
     turns: Sequence[TurnTokens],
     pad_id: int,
     *,
-    micro_batch_size: int = 32,
+    micro_batch_tokens: int = 4096,
     clip_max: float = 5.0,
     grad_clip: float = 1.0,
     temperature: float = 1.0,
@@ -40,13 +48,14 @@ def cispo_step(
     ``temperature`` must be the one the turns were sampled at (the old log-probs are those
     of the tempered distribution). Returns the step's metrics (``loss/cispo``,
     ``loss/clip_frac``, ``loss/ratio_mean``, ``loss/entropy_proxy``, ``loss/grad_norm``,
-    ``perf/tokens_per_s``).
+    ``perf/tokens_per_s``, ``perf/padding``: the share of the forward passes' tokens that
+    were padding, ``perf/micro_batches``).
 
     Raises:
         FloatingPointError: if the loss is not finite (the step is not applied).
     """
-    if micro_batch_size < 1:
-        raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
+    if micro_batch_tokens < 1:
+        raise ValueError(f"micro_batch_tokens must be >= 1, got {micro_batch_tokens}")
     if not turns:
         raise ValueError("no turns to train on")
     device = next(model.parameters()).device
@@ -71,11 +80,10 @@ def cispo_step(
     }
     # Similar lengths share a micro-batch, so little compute goes to padding; the order of
     # the turns does not change the step's gradient (a sum over all of them).
-    turns = sorted(turns, key=lambda t: len(t.input_ids))
-    starts = range(0, len(turns), micro_batch_size)
-    for lo in starts:
-        batch = collate(turns[lo : lo + micro_batch_size], pad_id, device)
-        last = lo == starts[-1]
+    batches = micro_batches(turns, micro_batch_tokens)
+    for k, part in enumerate(batches):
+        batch = collate(part, pad_id, device)
+        last = k == len(batches) - 1
         sync = model.no_sync() if ddp and not last else contextlib.nullcontext()
         with sync:
             logp = token_logprobs(model, batch, temperature)  # (B, T-1)
@@ -110,6 +118,8 @@ def cispo_step(
         **weighted,
         "loss/grad_norm": float(grad_norm),
         "perf/tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
+        "perf/padding": padding_share(batches),
+        "perf/micro_batches": float(len(batches)),
     }
 
 

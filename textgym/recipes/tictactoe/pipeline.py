@@ -123,9 +123,9 @@ class PipelineConfig:
     """Games per CISPO step."""
     group_size: int = 8
     """Rollouts per episode seed."""
-    micro_batch_size: int = 64
-    """Turns per forward/backward pass in the CISPO steps (memory: a real vocabulary makes
-    each turn's logits large)."""
+    micro_batch_tokens: int = 4096
+    """Most padded tokens per forward/backward pass in SFT and CISPO steps (bounds the
+    activation memory; gradients accumulate beyond it)."""
     max_new_tokens: int = 16
     """Answer budget per turn."""
     eval_episodes: int = 200
@@ -159,7 +159,7 @@ class PipelineConfig:
             "sft_epochs",
             "sft_batch_size",
             "eval_episodes",
-            "micro_batch_size",
+            "micro_batch_tokens",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -256,7 +256,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rl2_replay": 0.0,
         "games_per_batch": 64,
         "group_size": 8,
-        "micro_batch_size": 8,
         "max_new_tokens": 16,
         "eval_episodes": 100,
         "eval_every": 0,
@@ -628,6 +627,7 @@ class _PipelineRun:
                     dtype=config.dtype,
                     epochs=config.sft_epochs,
                     batch_size=config.sft_batch_size,
+                    micro_batch_tokens=config.micro_batch_tokens,
                     lr=config.sft_lr,
                     seed=config.seed,
                 ),
@@ -676,7 +676,7 @@ class _PipelineRun:
             eval_games=min(config.eval_episodes, 100),
             checkpoint_every=max(1, min(10, steps)),
             seed=config.seed + (1 if name == "rl1" else 2),
-            micro_batch_size=config.micro_batch_size,
+            micro_batch_tokens=config.micro_batch_tokens,
             lora_rank=config.lora_rank,
             device=self.device,
             dtype=config.dtype,
