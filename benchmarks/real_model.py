@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -82,6 +85,16 @@ class Phase:
         self.wall = time.perf_counter() - self._wall
         self.cpu = time.process_time() - self._cpu
         self.peak_mb = _status("VmHWM")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Phase:
+        """A phase measured elsewhere, from its :meth:`row`."""
+        phase = cls(row["phase"])
+        phase.wall = row["wall_s"]
+        phase.cpu = row["cpu_over_wall"] * row["wall_s"]
+        phase.peak_mb = row["peak_mb"]
+        phase.tokens = row["tokens"]
+        return phase
 
     def row(self) -> dict[str, Any]:
         return {
@@ -173,7 +186,8 @@ def bare_step(
     micro_batch_tokens: int,
 ) -> None:
     """Forward with the full logits, masked cross-entropy, backward, AdamW: the baseline
-    (on the same micro-batches as textgym's step)."""
+    (on the same micro-batches as textgym's step, in the same precision)."""
+    from textgym.models.loading import compute_precision
     from textgym.trainers.tokens import collate, micro_batches
 
     model.train()
@@ -181,7 +195,8 @@ def bare_step(
     total = sum(sum(t.loss_mask) for t in turns)
     for part in micro_batches(turns, micro_batch_tokens):
         batch = collate(part, pad_id)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        with compute_precision(model):  # the same precision as textgym's step
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         ce = torch.nn.functional.cross_entropy(
             logits[:, :-1].flatten(0, 1).float(), batch.input_ids[:, 1:].flatten(), reduction="none"
         )
@@ -191,6 +206,41 @@ def bare_step(
     model.eval()
 
 
+def run_phase(args: argparse.Namespace) -> dict[str, Any]:
+    """One update phase, in this (fresh) process: load, warm up on 4 turns, time."""
+    from textgym.models.loading import load_model
+    from textgym.models.lora import add_lora
+    from textgym.trainers.config import SFTConfig
+    from textgym.trainers.sft import sft_train
+    from textgym.trainers.step import cispo_step
+
+    torch.manual_seed(0)
+    model, tok = load_model(args.model, "cpu", args.dtype)
+    if args.lora:
+        model = add_lora(model, args.lora, args.model, seed=0)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    kind = "rl" if args.phase.startswith("update") else "sft"
+    turns = pickle.loads((Path(args.work) / f"{kind}.pkl").read_bytes())
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=1e-5)
+    budget = args.micro_batch_tokens
+
+    def step(batch: list) -> None:
+        if args.phase.endswith("bare"):
+            bare_step(model, optimizer, batch, pad, budget)
+        elif kind == "rl":
+            cispo_step(model, optimizer, batch, pad, micro_batch_tokens=budget)
+        else:  # one optimizer step: the whole batch, one epoch
+            config = SFTConfig(epochs=1, batch_size=len(batch), micro_batch_tokens=budget)
+            sft_train(model, tok, batch, config)
+
+    step(turns[:4])  # first-call costs (allocations, the output layer's check)
+    with Phase(args.phase) as phase:
+        step(turns)
+    phase.tokens = sum(len(t.input_ids) for t in turns)
+    return phase.row()
+
+
 def _ratio_line(name: str, ours: float, theirs: float, goal: float) -> str:
     ratio = ours / theirs if theirs else float("nan")
     verdict = "ok" if ratio <= goal else "above goal"
@@ -198,15 +248,13 @@ def _ratio_line(name: str, ours: float, theirs: float, goal: float) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from textgym.models.loading import load_model
+    from textgym.models.loading import compute_precision, load_model
     from textgym.models.lora import add_lora
     from textgym.policies.by_name import make_policy
     from textgym.policies.hf import HFPolicy
     from textgym.rollout import rollout
-    from textgym.trainers.config import SFTConfig
     from textgym.trainers.groups import group_advantages
-    from textgym.trainers.sft import sft_tokens, sft_train, teacher_episodes
-    from textgym.trainers.step import cispo_step
+    from textgym.trainers.sft import sft_tokens, teacher_episodes
     from textgym.trainers.tokens import episode_tokens, micro_batches, padding_share
 
     torch.manual_seed(0)
@@ -215,7 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from textgym.models.tiny import build_tiny_model
 
         model_dir = str(build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0))
-    model, tok = load_model(model_dir, "cpu")
+    model, tok = load_model(model_dir, "cpu", args.dtype)
     if args.lora:
         model = add_lora(model, args.lora, model_dir, seed=0)
     system = None if args.system_prompt == "env" else args.system_prompt
@@ -231,6 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_new_tokens": args.max_new_tokens,
         "micro_batch_tokens": args.micro_batch_tokens,
         "threads": torch.get_num_threads(),
+        "dtype": args.dtype,
     }
     if args.views_games:
         report["views"] = view_tokens(tok, args.views_games)
@@ -265,7 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ours += time.perf_counter() - start
         batch = tok.pad({"input_ids": prompts}, return_tensors="pt", padding_side="left")
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), compute_precision(model):
             model.generate(
                 **batch,
                 do_sample=False,
@@ -274,37 +323,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         theirs += time.perf_counter() - start
 
-    # -- update: the CISPO step and the bare step on the same turns
+    # -- update and SFT: each in a fresh process, so that its peak memory is its own
     adv = group_advantages([e.total_reward for e in episodes], [e.seed for e in episodes])
     adv = [a if any(adv) else (1.0 if i % 2 else -1.0) for i, a in enumerate(adv)]
     turns = [t for e, a in zip(episodes, adv, strict=True) for t in episode_tokens(e, a, True)]
-    trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=1e-5)
-    tokens = sum(len(t.input_ids) for t in turns)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    bare_step(model, optimizer, turns[:4], pad, args.micro_batch_tokens)  # optimizer state
-    with Phase("update: bare") as bare:
-        bare_step(model, optimizer, turns, pad, args.micro_batch_tokens)
-    with Phase("update: CISPO") as update:
-        cispo_step(model, optimizer, turns, pad, micro_batch_tokens=args.micro_batch_tokens)
-    bare.tokens = update.tokens = tokens
-    phases += [bare, update]
-    padding = padding_share(micro_batches(turns, args.micro_batch_tokens))
-
-    # -- SFT: one step on teacher turns
     teacher = make_policy("teacher:0.7", env_id=view.env_id, seed=0)
     kept, _ = teacher_episodes(teacher, view, args.sft_games, seed=0)
     sft_turns = sft_tokens(kept, tok)[: args.sft_turns]
-    config = SFTConfig(
-        epochs=1, batch_size=len(sft_turns), micro_batch_tokens=args.micro_batch_tokens
-    )
-    fresh = torch.optim.AdamW(trained, lr=1e-5)  # as sft_train makes its own
-    with Phase("SFT: bare") as sft_bare:
-        bare_step(model, fresh, sft_turns, pad, args.micro_batch_tokens)
-    with Phase("SFT: textgym") as sft:
-        sft_train(model, tok, sft_turns, config)
-    sft_bare.tokens = sft.tokens = sum(len(t.input_ids) for t in sft_turns)
-    phases += [sft_bare, sft]
+    work = Path(tempfile.mkdtemp())
+    (work / "rl.pkl").write_bytes(pickle.dumps(turns))
+    (work / "sft.pkl").write_bytes(pickle.dumps(sft_turns))
+    del model, policy, greedy
+    for name in ("update: bare", "update: CISPO", "SFT: bare", "SFT: textgym"):
+        cmd = [sys.executable, __file__, "--phase", name, "--work", str(work)]
+        cmd += ["--model", model_dir, "--lora", str(args.lora), "--dtype", args.dtype]
+        cmd += ["--micro-batch-tokens", str(args.micro_batch_tokens)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"phase {name} failed:\n{proc.stderr[-3000:]}")
+        phases.append(Phase.of(json.loads(proc.stdout.strip().splitlines()[-1])))
+    by = {p.name: p for p in phases}
+    bare, update = by["update: bare"], by["update: CISPO"]
+    sft_bare, sft = by["SFT: bare"], by["SFT: textgym"]
+    padding = padding_share(micro_batches(turns, args.micro_batch_tokens))
 
     report.update(
         {
@@ -327,7 +368,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def show(report: dict[str, Any], out: Callable[[str], None] = print) -> None:
     """Print the report as tables."""
     out(
-        f"model {report['model']} (LoRA {report['lora'] or 'off'}), view {report['view']}, "
+        f"model {report['model']} (LoRA {report['lora'] or 'off'}, {report['dtype']}), "
+        f"view {report['view']}, "
         f"{report['games']} games in groups of {report['group_size']}, "
         f"{report['threads']} threads, micro-batches of {report['micro_batch_tokens']} tokens"
     )
@@ -376,8 +418,14 @@ def main() -> None:
     parser.add_argument("--sft-turns", type=int, default=256)
     parser.add_argument("--views-games", type=int, default=32, help="0: skip the view table")
     parser.add_argument("--smoke", action="store_true", help="the tiny model, a few games")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16-mixed | ...")
     parser.add_argument("--json", default=None, help="also write the report here")
+    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase is not None:
+        print(json.dumps(run_phase(args)))
+        return
     if args.smoke:
         args.games, args.group_size, args.sft_games, args.sft_turns = 8, 4, 8, 16
         args.views_games, args.lora = 2, 2

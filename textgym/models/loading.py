@@ -9,6 +9,9 @@ import json
 import os
 import pickle
 import warnings
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +134,12 @@ def model_context(model: Any) -> int | None:
 
 
 def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """``auto``: bfloat16 on a CUDA device that supports it, float32 otherwise; or the named
-    dtype (``float32``, ``bfloat16``, ``float16``)."""
+    """The weights' dtype: ``auto``: bfloat16 on a CUDA device that supports it, float32
+    otherwise; ``bfloat16-mixed``: float32 (computed in bfloat16); or the named dtype
+    (``float32``, ``bfloat16``, ``float16``)."""
     check_dtype(name)
+    if name == "bfloat16-mixed":
+        return torch.float32
     if name == "auto":
         cuda = device.startswith("cuda") and torch.cuda.is_available()
         return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
@@ -157,13 +163,54 @@ def load_tokenizer(path: str | Path) -> Any:
         raise ValueError(f"cannot load a tokenizer from {str(path)!r}: {exc}") from None
 
 
-def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
+# Models whose forward passes run under torch.autocast, and in which dtype.
+_COMPUTE: weakref.WeakKeyDictionary[torch.nn.Module, torch.dtype] = weakref.WeakKeyDictionary()
+
+
+def _unwrapped(model: Any) -> Any:
+    """The model inside a DistributedDataParallel and a PEFT wrapper."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def set_compute_dtype(model: torch.nn.Module, dtype: torch.dtype | None) -> None:
+    """Run ``model``'s forward passes in ``dtype`` under ``torch.autocast`` wherever textgym
+    runs it (sampling, training); None: in the weights' own dtype. Kept through a LoRA
+    adapter added later; a copy of the model (``copy.deepcopy``) does not inherit it."""
+    if dtype is None:
+        _COMPUTE.pop(_unwrapped(model), None)
+    else:
+        _COMPUTE[_unwrapped(model)] = dtype
+
+
+@contextmanager
+def compute_precision(model: Any) -> Iterator[None]:
+    """The autocast context of ``model`` (see :func:`set_compute_dtype`); nothing when it
+    computes in its weights' dtype."""
+    dtype = _COMPUTE.get(_unwrapped(model))
+    if dtype is None:
+        yield
+        return
+    device = next(model.parameters()).device.type
+    with torch.autocast(device_type=device, dtype=dtype):
+        yield
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype | str = torch.float32):
     """Load a causal LM and its tokenizer from a local folder or a GGUF file, with one
     clear error if it fails (a GGUF file is de-quantized: see :func:`load_gguf`; a LoRA
-    adapter folder is merged into its base: see :func:`load_adapter`)."""
+    adapter folder is merged into its base: see :func:`load_adapter`).
+
+    ``dtype``: a torch dtype, or a name of :data:`~textgym.models.files.DTYPES`
+    (``bfloat16-mixed`` loads float32 weights that compute in bfloat16)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    if isinstance(dtype, str):
+        model, tokenizer = load_model(path, device, resolve_dtype(dtype, device))
+        set_compute_dtype(model, torch.bfloat16 if dtype == "bfloat16-mixed" else None)
+        return model, tokenizer
     hf_logging.disable_progress_bar()
     check_model_path(path)
     if is_adapter(path):  # a LoRA adapter folder: its base with the adapter merged in
@@ -248,7 +295,7 @@ def convert_gguf(path: str | Path, out: str | Path) -> Path:
 def load_adapter(
     path: str | Path,
     device: str = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | str = torch.float32,
     trainable: bool = False,
 ) -> tuple[Any, Any]:
     """Load an adapter folder on its base model; (model, tokenizer).
@@ -282,6 +329,7 @@ __all__ = [
     "check_dtype",
     "check_fits",
     "check_model_path",
+    "compute_precision",
     "convert_gguf",
     "estimate_bytes",
     "estimate_parameters",
@@ -294,4 +342,5 @@ __all__ = [
     "model_context",
     "require_peft",
     "resolve_dtype",
+    "set_compute_dtype",
 ]

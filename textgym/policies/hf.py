@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from textgym.core import Completion, Conversation
-from textgym.models.loading import load_model, model_context
+from textgym.models.loading import compute_precision, load_model, model_context
 
 
 def encode_chat(tokenizer: Any, conversation: Conversation) -> list[int]:
@@ -124,9 +124,12 @@ class HFPolicy:
             out.extend(self.generate_ids(prompts[start : start + self.batch_size]))
         return out
 
-    @torch.no_grad()
     def generate_ids(self, prompts: list[list[int]]) -> list[Completion]:
         """Sample completions for already-tokenized prompts (one left-padded batch)."""
+        with torch.no_grad(), compute_precision(self.model):
+            return self._generate_ids(prompts)
+
+    def _generate_ids(self, prompts: list[list[int]]) -> list[Completion]:
         if not prompts:
             return []
         if any(len(p) == 0 for p in prompts):

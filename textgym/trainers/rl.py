@@ -36,7 +36,7 @@ import torch
 
 from textgym.evaluation import evaluate, evaluation_conditions
 from textgym.models.files import check_model_path
-from textgym.models.loading import is_adapter, load_adapter, load_model, resolve_dtype
+from textgym.models.loading import is_adapter, load_adapter, load_model
 from textgym.models.lora import add_lora, trainable_parameters
 from textgym.models.saving import (
     check_writable,
@@ -259,7 +259,7 @@ def _start(config: RLConfig, resume: bool) -> _Training:
 def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, Any]:
     """The model to train: the checkpoint's when resuming, else ``config.model``, with a
     fresh LoRA adapter when ``config.lora_rank`` is set."""
-    dtype = resolve_dtype(config.dtype, device)
+    dtype = config.dtype  # a name: bfloat16-mixed also sets how the model computes
     if checkpoint is not None:
         if is_adapter(checkpoint) != (config.lora_rank is not None):
             raise ValueError(

@@ -28,7 +28,7 @@ import torch
 
 from textgym.core import Policy
 from textgym.models.files import check_model_path
-from textgym.models.loading import load_model, resolve_dtype
+from textgym.models.loading import load_model
 from textgym.models.lora import add_lora, trainable_parameters
 from textgym.models.saving import check_writable, load_state, recover, save_model
 from textgym.policies.by_name import check_policy_name, make_policy
@@ -324,7 +324,7 @@ def train_sft(
             base_url=config.base_url,
         )
     device = config.device
-    model, tokenizer = load_model(config.model, device, resolve_dtype(config.dtype, device))
+    model, tokenizer = load_model(config.model, device, config.dtype)
     if config.lora_rank is not None:  # before the teacher plays: a rank that does not fit
         model = add_lora(model, config.lora_rank, config.model, seed=config.seed)
     kept, games = teacher_episodes(

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from textgym.models.loading import compute_precision
 from textgym.rollout import Episode
 
 
@@ -215,6 +216,11 @@ def token_logprobs(
     model whose logits are not its output layer applied to its last hidden state (a check
     on its first use) is scored the plain way, from its full logits.
     """
+    with compute_precision(model):
+        return _token_logprobs(model, batch, temperature)
+
+
+def _token_logprobs(model: torch.nn.Module, batch: TokenBatch, temperature: float) -> torch.Tensor:
     head = _output_layer(model, batch)
     if head is None:
         return _full_logprobs(model, batch, temperature) * (batch.loss_mask > 0)

@@ -38,6 +38,7 @@ from textgym.models.tiny import TAG_TOKENS, build_tiny_model
 from textgym.plots import plot_results
 from textgym.policies.by_name import check_policy_name, make_policy
 from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy
+from textgym.rollout import check_view
 from textgym.utils.files import (
     check_writable,
     repair_jsonl,
@@ -140,8 +141,14 @@ class PipelineConfig:
     seed: int = 0
     """Root of all randomness; evaluation games are the same for every stage."""
     audit: bool = True
-    """Audit every local player on all 9,040 positions (an ``openai:`` teacher never: that
-    would be 9,040 requests)."""
+    """Audit every local player: its play against every line of perfect play (exact loss
+    probability) and the board audit (an ``openai:`` teacher never: thousands of
+    requests)."""
+    board_audit: bool = True
+    """With ``audit``, also the board audit of every local player on all 9,040 positions
+    (off: only the play against every line of perfect play, a few hundred positions; a
+    real model on a CPU answers the 9,040 in about as long as it takes to play 1,500
+    games)."""
     lora_rank: int | None = None
     """Train LoRA adapters of this rank in SFT and both CISPO rounds instead of the whole
     model (:mod:`textgym.models.lora`); None: full training."""
@@ -211,6 +218,10 @@ SMOLLM2 = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #: the env's own English rules): SFT on 200 teacher games, CISPO round 1 against opponents
 #: 0.2-0.7, round 2 against 0-0.25 at a higher temperature. Its sizes fit a GPU; on a CPU
 #: shrink the steps and batches (docs/real-model.md has the run and its numbers).
+#: ``smollm2-cpu`` is a recipe on SmolLM2 sized for a 2-core CPU (docs/real-model.md):
+#: the letters board behind a 3-token system message (34 prompt tokens a turn), the
+#: last board only, bfloat16 compute on float32 weights, LoRA, micro-batches of 1,024
+#: tokens (about 3 GB at 64 games a step), and only the perfect-play audit.
 #: ``fast`` has the answer tags as single tokens (3 forward passes an answer instead of
 #: 14) and a 3x lower SFT learning rate, which the tags need (docs/tictactoe-study.md);
 #: ``faithful`` is the talk's claim on the tiny model: SFT on 200 teacher games (enough for
@@ -226,6 +237,32 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sft_batch_size": 64,
         "rl1_steps": 100,
         "rl2_steps": 300,
+    },
+    "smollm2-cpu": {
+        "model": SMOLLM2,
+        "env_id": ENV_ID,
+        "system_prompt": "Tic-tac-toe",
+        "history": "last",
+        "max_new_tokens": 12,
+        "teacher_games": 2000,
+        "sft_epochs": 2,
+        "sft_batch_size": 32,
+        "sft_lr": 5e-4,
+        "rl1_steps": 20,
+        "rl1_prob": (0.0, 0.7),
+        "rl1_lr": 2e-4,
+        "rl2_steps": 20,
+        "rl2_prob": (0.0, 1.0),
+        "rl2_lr": 1e-4,
+        "games_per_batch": 64,
+        "group_size": 8,
+        "micro_batch_tokens": 1024,
+        "eval_episodes": 200,
+        "eval_every": 0,
+        "board_audit": False,
+        "lora_rank": 16,
+        "device": "cpu",
+        "dtype": "bfloat16-mixed",
     },
     "quick": {
         "teacher_games": 2000,
@@ -318,9 +355,10 @@ class AuditRow:
     every line of perfect play (:func:`textgym.recipes.tictactoe.audit.audit_perfect_lines`)."""
 
     stage: str
-    positions: int
-    legal: float
-    optimal: float
+    positions: int = 0
+    """Positions of the board audit (0: not run)."""
+    legal: float = math.nan
+    optimal: float = math.nan
     """Moves that keep the position's game-theoretic value."""
     lines_positions: int = 0
     """Positions it met on the lines of perfect play."""
@@ -358,9 +396,9 @@ class PipelineReport:
         rows = [
             [
                 a.stage,
-                str(a.positions),
-                f"{a.legal:.1f}",
-                f"{a.optimal:.1f}",
+                str(a.positions) if a.positions else "-",
+                f"{a.legal:.1f}" if a.positions else "-",
+                f"{a.optimal:.1f}" if a.positions else "-",
                 str(a.lines_positions),
                 str(a.lines_mistakes),
                 f"{a.lines_loss:.2f}",
@@ -428,6 +466,20 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
         write_text_atomically(saved, json.dumps(current, indent=2) + "\n")
 
 
+def _check_model_view(config: PipelineConfig) -> None:
+    """Before any work: the model's tokenizer has a chat template, and the view's answer
+    budget holds the env's answers in its tokens."""
+    from textgym.models.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(config.model)
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            f"{config.model} has no chat template: the pipeline renders every turn as a "
+            "chat; use an instruct model, or save a template with its tokenizer"
+        )
+    check_view(config.view, tokenizer)
+
+
 def _probe_teacher(teacher: Any, env_id: str) -> None:
     """One tiny request, so an unreachable teacher fails before any work starts."""
     import gymnasium as gym
@@ -467,6 +519,8 @@ class _PipelineRun:
         )
         if config.teacher.startswith("openai:"):
             _probe_teacher(self.teacher, config.env_id)
+        if config.model is not None:
+            _check_model_view(config)
 
     # ------------------------------------------------------------------ measurements
 
@@ -492,7 +546,8 @@ class _PipelineRun:
             return
         done = {r.get("stage"): r for r in read_records(path)}  # the last row wins
         row = dict(done.get(name, {}))
-        if "optimal" not in row:
+        row["stage"] = name
+        if config.board_audit and "optimal" not in row:
             _log(f"board audit of {name}")
             audit = audit_policy(policy, config.view)
             row.update(
@@ -512,13 +567,15 @@ class _PipelineRun:
             repair_jsonl(path)
             with path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-        self.report.audits.append(AuditRow(**{f.name: row[f.name] for f in fields(AuditRow)}))
+        self.report.audits.append(
+            AuditRow(**{f.name: row[f.name] for f in fields(AuditRow) if f.name in row})
+        )
 
     def load(self, path: Path) -> tuple[Any, Any]:
         """A saved model (or adapter folder) on the run's device, in its dtype."""
-        from textgym.models.loading import load_model, resolve_dtype
+        from textgym.models.loading import load_model
 
-        return load_model(path, self.device, resolve_dtype(self.config.dtype, self.device))
+        return load_model(path, self.device, self.config.dtype)
 
     def evaluate_stage(self, name: str, path: Path, temperature: float = 0.0) -> None:
         """A saved model against both opponents, and its audits when greedy."""
