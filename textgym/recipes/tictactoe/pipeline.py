@@ -238,32 +238,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rl1_steps": 100,
         "rl2_steps": 300,
     },
-    "smollm2-cpu": {
-        "model": SMOLLM2,
-        "env_id": ENV_ID,
-        "system_prompt": "Tic-tac-toe",
-        "history": "last",
-        "max_new_tokens": 12,
-        "teacher_games": 2000,
-        "sft_epochs": 2,
-        "sft_batch_size": 32,
-        "sft_lr": 5e-4,
-        "rl1_steps": 20,
-        "rl1_prob": (0.0, 0.7),
-        "rl1_lr": 2e-4,
-        "rl2_steps": 20,
-        "rl2_prob": (0.0, 1.0),
-        "rl2_lr": 1e-4,
-        "games_per_batch": 64,
-        "group_size": 8,
-        "micro_batch_tokens": 1024,
-        "eval_episodes": 200,
-        "eval_every": 0,
-        "board_audit": False,
-        "lora_rank": 16,
-        "device": "cpu",
-        "dtype": "bfloat16-mixed",
-    },
     "quick": {
         "teacher_games": 2000,
         "sft_epochs": 4,
@@ -298,6 +272,32 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 0,
         "audit": False,
         "lora_rank": 16,
+    },
+    "smollm2-cpu": {
+        "model": SMOLLM2,
+        "env_id": ENV_ID,
+        "system_prompt": "Tic-tac-toe",
+        "history": "last",
+        "max_new_tokens": 12,
+        "teacher_games": 2000,
+        "sft_epochs": 2,
+        "sft_batch_size": 32,
+        "sft_lr": 5e-4,
+        "rl1_steps": 30,
+        "rl1_prob": (0.0, 0.7),
+        "rl1_lr": 3e-4,
+        "rl2_steps": 80,
+        "rl2_prob": (0.0, 1.0),
+        "rl2_lr": 2e-4,
+        "games_per_batch": 64,
+        "group_size": 8,
+        "micro_batch_tokens": 1024,
+        "eval_episodes": 200,
+        "eval_every": 0,
+        "board_audit": False,
+        "lora_rank": 16,
+        "device": "cpu",
+        "dtype": "bfloat16-mixed",
     },
 }
 
@@ -456,6 +456,11 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
     current = json.loads(json.dumps(asdict(config)))
     if saved.exists():
         previous = json.loads(saved.read_text())
+        if "preset" in previous and previous["preset"] != current["preset"]:
+            raise ValueError(
+                f"{out} holds a run of preset {previous['preset']}, not "
+                f"{current['preset']}; choose another --out (nothing in it was changed)"
+            )
         diff = sorted(k for k in current if previous.get(k) != current[k])
         if diff:
             raise ValueError(
