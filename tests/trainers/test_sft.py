@@ -85,3 +85,22 @@ def test_bad_input() -> None:
         SFTConfig(schedule="linear")
     with pytest.raises(ValueError, match="no SFT examples"):
         sft_train(torch.nn.Linear(1, 1), None, [])
+
+
+@pytest.mark.slow
+def test_micro_batches_give_the_same_sft_step_as_one_batch(tiny_model_path) -> None:
+    import copy
+
+    model, tok = load_model(tiny_model_path)
+    kept, _ = teacher_games(teacher_policy(0.3, seed=0), "TextTicTacToe-LLM-v0", range(6))
+    turns = sft_tokens(kept, tok)
+    results = []
+    for budget in (10**9, 120):  # one micro-batch; many
+        trained = copy.deepcopy(model).double()
+        config = SFTConfig(epochs=1, batch_size=len(turns), micro_batch_tokens=budget)
+        losses = sft_train(trained, tok, turns, config)
+        results.append((losses, trained))
+    (one, a), (many, b) = results
+    assert len(one) == len(many) == 1 and one[0] == pytest.approx(many[0], rel=1e-10)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-10)
