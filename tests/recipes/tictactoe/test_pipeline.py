@@ -296,6 +296,15 @@ def test_the_smollm2_cpu_preset_runs_end_to_end_at_a_few_games(
     assert rl[-1]["perf/micro_batches"] >= 1
     assert "| - | - | - |" in (out / "report.md").read_text()
 
+    # a LoRA run continued: the saved adapters count as done, nothing is trained twice
+    adapter = out / "sft" / "adapter_model.safetensors"
+    stamp = adapter.stat().st_mtime_ns
+    lines = (out / "results.jsonl").read_text().splitlines()
+    again = run_pipeline(config, progress=False)
+    assert adapter.stat().st_mtime_ns == stamp
+    assert (out / "results.jsonl").read_text().splitlines() == lines
+    assert [r.loss for r in again.rows] == [r.loss for r in report.rows]
+
 
 def test_a_model_without_a_chat_template_is_refused_before_any_work(
     tiny_model_path, tmp_path

@@ -446,6 +446,13 @@ def _peak_memory_mib(device: str) -> dict[str, float]:
     return {k: round(v, 1) for k, v in out.items()}
 
 
+def _saved_model(path: Path) -> bool:
+    """Whether ``path`` holds a saved model: a full one, or a LoRA adapter."""
+    from textgym.models.loading import is_adapter
+
+    return (path / "config.json").exists() or is_adapter(path)
+
+
 def _log(message: str) -> None:
     print(f"[pipeline] {message}", file=sys.stderr, flush=True)
 
@@ -665,7 +672,7 @@ class _PipelineRun:
 
         config, started = self.config, time.perf_counter()
         sft = self.out / "sft"
-        if not (sft / "config.json").exists():
+        if not _saved_model(sft):
             _log(f"teacher plays {config.teacher_games} games")
             # a fresh teacher: its games must not depend on how many evaluation games the
             # shared one played in this process (none when a rerun found them done)
