@@ -14,7 +14,10 @@ On SmolLM2-135M-Instruct (a converted folder; ``python scripts/fetch_smollm2.py`
 - **update**: the CISPO step on those games' turns against a bare forward+backward with
   the full logits and a cross-entropy (what a trainer without textgym writes), on the
   same micro-batches;
-- **SFT**: one SFT step on ``--sft-turns`` teacher turns against the same bare step.
+- **SFT**: one SFT step on ``--sft-turns`` teacher turns against the same bare step;
+- **turn cache**: ``--reuse-games`` games with the whole history in view, played greedily
+  by ``HFPolicy`` with the previous turn's KV cache reused and without (same tokens: the
+  table says whether they were), with the prompt tokens each prefilled.
 
 Each phase prints wall time, CPU time over wall time (2.0 = both cores busy), tokens/s
 and the peak resident memory of the process during the phase (VmHWM, reset before each
@@ -323,6 +326,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         theirs += time.perf_counter() - start
 
+    if args.reuse_games:
+        report["turn_cache"] = turn_cache(model, tok, view, args)
+
     # -- update and SFT: each in a fresh process, so that its peak memory is its own
     adv = group_advantages([e.total_reward for e in episodes], [e.seed for e in episodes])
     adv = [a if any(adv) else (1.0 if i % 2 else -1.0) for i, a in enumerate(adv)]
@@ -365,6 +371,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def turn_cache(model: Any, tok: Any, view: View, args: argparse.Namespace) -> dict[str, Any]:
+    """The same greedy games with the whole history in view, with and without the
+    previous turn's KV cache: wall time, prompt tokens prefilled and reused."""
+    from dataclasses import replace
+
+    from textgym.policies.hf import HFPolicy
+    from textgym.rollout import rollout
+
+    full = replace(view, history="full")
+    seeds = list(range(args.reuse_games))
+    rows, answers = {}, {}
+    for reuse in (False, True):
+        policy = HFPolicy(
+            model, tok, temperature=0.0, max_new_tokens=args.max_new_tokens, reuse_cache=reuse
+        )
+        start = time.perf_counter()
+        episodes = rollout(policy, full, seeds, num_envs=len(seeds))
+        wall = time.perf_counter() - start
+        answers[reuse] = [t.completion.completion_ids for e in episodes for t in e.turns]
+        rows["reuse" if reuse else "full prefill"] = {
+            "wall_s": round(wall, 3),
+            "prefill_tokens": policy.prefill_tokens,
+            "reused_tokens": policy.reused_tokens,
+            "turns": len(answers[reuse]),
+        }
+    same = sum(a == b for a, b in zip(answers[False], answers[True], strict=False))
+    return {"rows": rows, "same_answers": same, "answers": len(answers[False])}
+
+
 def show(report: dict[str, Any], out: Callable[[str], None] = print) -> None:
     """Print the report as tables."""
     out(
@@ -401,6 +436,12 @@ def show(report: dict[str, Any], out: Callable[[str], None] = print) -> None:
     out(_ratio_line("CISPO update vs bare", by["update: CISPO"], by["update: bare"], 1.1))
     out(_ratio_line("SFT step vs bare", by["SFT: textgym"], by["SFT: bare"], 1.1))
     out(f"padding: {report['padding_share']:.1%} of the tokens trained on (goal <= 10%)")
+    if "turn_cache" in report:
+        t = report["turn_cache"]
+        out(f"\nhistory full, {t['answers']} greedy answers ({t['same_answers']} the same)")
+        out(f"{'prefill':<13} {'wall s':>8} {'prefilled':>10} {'reused':>8}")
+        for name, r in t["rows"].items():
+            out(f"{name:<13} {r['wall_s']:>8.2f} {r['prefill_tokens']:>10} {r['reused_tokens']:>8}")
 
 
 def main() -> None:
@@ -417,6 +458,7 @@ def main() -> None:
     parser.add_argument("--sft-games", type=int, default=64)
     parser.add_argument("--sft-turns", type=int, default=256)
     parser.add_argument("--views-games", type=int, default=32, help="0: skip the view table")
+    parser.add_argument("--reuse-games", type=int, default=32, help="0: skip the turn cache")
     parser.add_argument("--smoke", action="store_true", help="the tiny model, a few games")
     parser.add_argument("--dtype", default="float32", help="float32 | bfloat16-mixed | ...")
     parser.add_argument("--json", default=None, help="also write the report here")
@@ -428,7 +470,7 @@ def main() -> None:
         return
     if args.smoke:
         args.games, args.group_size, args.sft_games, args.sft_turns = 8, 4, 8, 16
-        args.views_games, args.lora = 2, 2
+        args.views_games, args.lora, args.reuse_games = 2, 2, 4
     report = run(args)
     show(report)
     if args.json:

@@ -44,7 +44,9 @@ class Completion:
 class Policy(Protocol):
     """Anything that answers many conversations at once (the policy protocol: a batch of
     conversations in, a batch of completions out; implementations live in
-    :mod:`textgym.policies`)."""
+    :mod:`textgym.policies`). A policy that keeps state for the next turns of the same
+    conversations (a KV cache) may also offer ``clear_cache()``, which a rollout calls
+    when its last episode ends."""
 
     def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
         """Return one completion per conversation, in order."""

@@ -152,6 +152,9 @@ def rollout(
     bar.close()
     for env in slots:
         env.close()
+    clear_cache = getattr(policy, "clear_cache", None)
+    if callable(clear_cache):  # no episode continues: caches kept for next turns are dead
+        clear_cache()
     return sorted(finished, key=lambda e: e.index)
 
 

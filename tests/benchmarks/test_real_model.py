@@ -37,3 +37,7 @@ def test_the_real_model_benchmark_measures_every_phase(tmp_path) -> None:
     assert all(v > 0 for v in report["ratios"].values())
     assert {v["board"] for v in report["views"]} == {"rules", "compact", "letters"}
     assert "CISPO update vs bare" in proc.stdout
+    cache = report["turn_cache"]
+    reuse, full = cache["rows"]["reuse"], cache["rows"]["full prefill"]
+    assert full["reused_tokens"] < reuse["reused_tokens"]
+    assert reuse["turns"] == full["turns"] == cache["answers"] > 0

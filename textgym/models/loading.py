@@ -184,11 +184,17 @@ def set_compute_dtype(model: torch.nn.Module, dtype: torch.dtype | None) -> None
         _COMPUTE[_unwrapped(model)] = dtype
 
 
+def compute_dtype(model: Any) -> torch.dtype | None:
+    """The dtype ``model`` computes in under :func:`compute_precision`, or ``None`` when it
+    computes in its weights' dtype."""
+    return _COMPUTE.get(_unwrapped(model))
+
+
 @contextmanager
 def compute_precision(model: Any) -> Iterator[None]:
     """The autocast context of ``model`` (see :func:`set_compute_dtype`); nothing when it
     computes in its weights' dtype."""
-    dtype = _COMPUTE.get(_unwrapped(model))
+    dtype = compute_dtype(model)
     if dtype is None:
         yield
         return

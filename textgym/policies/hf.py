@@ -9,6 +9,11 @@ Log-probs are those of ``softmax(logits / temperature)`` over the whole vocabula
 ``top_p < 1`` the sample is drawn from the nucleus but the reported log-prob is still that
 of the full tempered distribution (as vLLM reports them). With ``temperature == 0`` the
 choice is greedy and the reported log-probs are those of ``softmax(logits)``.
+
+Prefill is spent only on what is new: the prompts' common prefix is computed once per batch
+and, with ``reuse_cache``, each prompt starts from the KV cache of its longest common prefix
+with a row of the previous call (the previous turn of the same conversation, or the system
+prompt of an earlier episode; see :mod:`textgym.policies.prefix_cache`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import torch
 
 from textgym.core import Completion, Conversation
 from textgym.models.loading import compute_precision, load_model, model_context
+from textgym.policies.prefix_cache import Prefix, TurnCache, plain_kv_layers, weights_stamp
 
 
 def encode_chat(tokenizer: Any, conversation: Conversation) -> list[int]:
@@ -52,6 +58,9 @@ class HFPolicy:
         device: where the model runs.
         min_shared_prefix: encode a common prompt prefix of at least this many tokens once
             per batch and share its KV cache (0 = off).
+        reuse_cache: keep each call's KV cache for the next call, so a conversation's next
+            turn prefills only its new messages (the cache is dropped when the weights
+            change, and by :meth:`clear_cache`).
     """
 
     def __init__(
@@ -65,6 +74,7 @@ class HFPolicy:
         seed: int = 0,
         device: str | None = None,
         min_shared_prefix: int = 32,
+        reuse_cache: bool = True,
     ) -> None:
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)) or (
             temperature < 0
@@ -102,6 +112,11 @@ class HFPolicy:
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.reuse_cache = bool(reuse_cache)
+        self.turn_cache = TurnCache()
+        #: prompt tokens prefilled and taken from a cache, since construction
+        self.prefill_tokens = 0
+        self.reused_tokens = 0
 
     def _eos_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}
@@ -120,12 +135,21 @@ class HFPolicy:
         """Sample one answer per conversation, in batches of ``batch_size``."""
         prompts = [self.encode(c) for c in conversations]
         out: list[Completion] = []
+        self.turn_cache.start_call()
         for start in range(0, len(prompts), self.batch_size):
-            out.extend(self.generate_ids(prompts[start : start + self.batch_size]))
+            out.extend(self._generate_batch(prompts[start : start + self.batch_size]))
         return out
 
     def generate_ids(self, prompts: list[list[int]]) -> list[Completion]:
         """Sample completions for already-tokenized prompts (one left-padded batch)."""
+        self.turn_cache.start_call()
+        return self._generate_batch(prompts)
+
+    def clear_cache(self) -> None:
+        """Drop the KV caches kept for the next call (a rollout does when it ends)."""
+        self.turn_cache.clear()
+
+    def _generate_batch(self, prompts: list[list[int]]) -> list[Completion]:
         with torch.no_grad(), compute_precision(self.model):
             return self._generate_ids(prompts)
 
@@ -136,21 +160,29 @@ class HFPolicy:
             raise ValueError("every prompt needs at least one token")
         device, pad = self.device, self.pad_id
         n = len(prompts)
-        shared, prefix_cache = self._shared_prefix(prompts)
-        suffixes = [p[shared:] for p in prompts]
+        stamp = weights_stamp(self.model) if self.reuse_cache else ()
+        prefix = self._prefix(prompts, stamp)
+        reused = prefix.lengths if prefix is not None else [0] * n
+        cached = prefix.width if prefix is not None else 0
+        suffixes = [p[c:] for p, c in zip(prompts, reused, strict=True)]
         width = max(len(s) for s in suffixes)
+        self.reused_tokens += sum(reused)
+        self.prefill_tokens += sum(len(s) for s in suffixes)
         # built as Python lists and turned into tensors once (one small tensor a row cost
         # more than the tiny model's forward pass at 256 rows)
         input_ids = torch.tensor(
             [[pad] * (width - len(ids)) + list(ids) for ids in suffixes], device=device
         )
         attention = torch.tensor(
-            [[1] * shared + [0] * (width - len(ids)) + [1] * len(ids) for ids in suffixes],
+            [
+                [0] * (cached - c) + [1] * c + [0] * (width - len(ids)) + [1] * len(ids)
+                for c, ids in zip(reused, suffixes, strict=True)
+            ],
             device=device,
         )
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, cached:]
 
-        extra = {self._cache_arg: prefix_cache} if prefix_cache is not None else {}
+        extra = {self._cache_arg: prefix.cache} if prefix is not None else {}
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -192,6 +224,10 @@ class HFPolicy:
 
         all_ids = torch.stack(tokens, dim=1).tolist()
         all_logps = torch.stack(logps, dim=1).float().tolist()
+        if self.reuse_cache:  # the cache holds each prompt and its answer but the last token
+            rows = zip(prompts, all_ids, lengths.tolist(), strict=True)
+            kept = [p + ids[: k - 1] for p, ids, k in rows]
+            self.turn_cache.keep(stamp, cache, attention, kept)
         results = []
         for row, length in enumerate(lengths.tolist()):
             ids = all_ids[row][:length]
@@ -208,16 +244,21 @@ class HFPolicy:
             )
         return results
 
-    def _shared_prefix(self, prompts: list[list[int]]) -> tuple[int, Any]:
-        """Length and KV cache of the prompts' common prefix, computed once for the batch.
+    def _prefix(self, prompts: list[list[int]], stamp: tuple) -> Prefix | None:
+        """The cached prefix each prompt starts from: kept rows of the previous call when
+        they cover more tokens than the batch's common prefix, else that common prefix."""
+        shared = self._shared_length(prompts)
+        if self.reuse_cache:
+            kept = self.turn_cache.lookup(stamp, prompts)
+            if kept is not None and sum(kept.lengths) > shared * len(prompts):
+                return kept
+        return self._shared_prefix(prompts, shared) if shared else None
 
-        Chat prompts share a long system prompt; encoding it once and repeating its cache
-        across the batch saves most of the prefill. Used for batches of 2 or more when the
-        prefix has at least ``min_shared_prefix`` tokens and the model's cache is a plain
-        key/value cache; otherwise ``(0, None)``.
-        """
+    def _shared_length(self, prompts: list[list[int]]) -> int:
+        """Length of the prompts' common prefix if it is worth sharing (batches of 2 or
+        more, at least ``min_shared_prefix`` tokens), else 0."""
         if len(prompts) < 2 or self.min_shared_prefix <= 0:
-            return 0, None
+            return 0
         first = prompts[0]
         shared = min(len(p) for p in prompts) - 1  # every row keeps >= 1 token to prefill
         for p in prompts[1:]:
@@ -227,18 +268,22 @@ class HFPolicy:
                 k += 1
             shared = k
             if shared < self.min_shared_prefix:
-                return 0, None
-        ids = torch.tensor([first[:shared]], device=self.device)
+                return 0
+        return shared
+
+    def _shared_prefix(self, prompts: list[list[int]], shared: int) -> Prefix | None:
+        """The KV cache of the prompts' first ``shared`` tokens (their common prefix),
+        computed once and repeated for every row; ``None`` for a model whose cache is not a
+        plain key/value cache (e.g. convolution state, LFM2), which then shares nothing."""
+        ids = torch.tensor([prompts[0][:shared]], device=self.device)
         out = self.model(input_ids=ids, use_cache=True)
         cache = _cache_of(out)
-        from transformers.cache_utils import DynamicLayer
-
-        layers = getattr(cache, "layers", None)
-        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
-            self.min_shared_prefix = 0  # e.g. convolution state (LFM2): do not share
-            return 0, None
+        if plain_kv_layers(cache) is None:
+            self.min_shared_prefix = 0  # do not share, and do not keep caches either
+            self.reuse_cache = False
+            return None
         cache.batch_repeat_interleave(len(prompts))
-        return shared, cache
+        return Prefix([shared] * len(prompts), shared, cache)
 
     def _sample(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pick one token per row; return it and its log-prob under the sampling distribution."""
