@@ -1,8 +1,9 @@
-"""``textgym model convert`` and ``textgym model merge``: model files."""
+"""``textgym model convert``, ``merge`` and ``tiny``: model files."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -22,9 +23,28 @@ def _cmd_model_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_model_tiny(args: argparse.Namespace) -> int:
+    from textgym.models.tiny import build_tiny_model
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty: give a new folder for the tiny model")
+    build_tiny_model(
+        out,
+        hidden_size=args.hidden,
+        num_layers=args.layers,
+        intermediate_size=2 * args.hidden,
+        seed=args.seed,
+    )
+    print(f"tiny model -> {out} (train it with --model {out}; play it with hf:{out})")
+    return 0
+
+
 def add_parser(sub: Any) -> None:
-    """The subcommands ``model convert`` and ``model merge``."""
-    p_model = sub.add_parser("model", help="model files: convert a GGUF file, merge a LoRA adapter")
+    """The subcommands ``model convert``, ``model merge`` and ``model tiny``."""
+    p_model = sub.add_parser(
+        "model", help="model files: convert a GGUF file, merge a LoRA adapter, build a tiny model"
+    )
     actions = p_model.add_subparsers(dest="action", required=True)
     p_convert = actions.add_parser(
         "convert", help="write a .gguf file as a plain Hugging Face model folder"
@@ -38,3 +58,14 @@ def add_parser(sub: Any) -> None:
     p_merge.add_argument("adapter", help="a folder trained with --lora (pip install peft)")
     p_merge.add_argument("out", help="the folder to write")
     p_merge.set_defaults(func=_cmd_model_merge)
+    p_tiny = actions.add_parser(
+        "tiny",
+        help="build a tiny random model with a character tokenizer and a chat template "
+        "(seconds to train on a CPU: for trying an env end to end)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p_tiny.add_argument("out", help="the folder to write (new or empty)")
+    p_tiny.add_argument("--hidden", type=int, default=64, help="hidden size")
+    p_tiny.add_argument("--layers", type=int, default=2, help="decoder layers")
+    p_tiny.add_argument("--seed", type=int, default=0, help="seeds the random weights")
+    p_tiny.set_defaults(func=_cmd_model_tiny)
