@@ -35,7 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_parser(sub)
     train.add_parser(sub)
     serve.add_parser(sub)
+    _show_defaults(parser)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: X)`` to every option of ``parser`` and its subcommands that has a
+    default worth showing (not None, not a flag's False) and does not name it already."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _show_defaults(child)
+            continue
+        default = action.default
+        if not action.option_strings or default is None or default is False:
+            continue
+        if default == argparse.SUPPRESS:
+            continue
+        if action.help == argparse.SUPPRESS or "default" in (action.help or ""):
+            continue
+        shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else default
+        shown = str(shown).replace("%", "%%")
+        action.help = f"{action.help or ''} (default: {shown})".strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
