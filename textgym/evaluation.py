@@ -360,6 +360,7 @@ def evaluate(
     todo = [i for i in range(episodes) if i not in done]
     if out is not None:
         check_writable(Path(out).parent, "--out")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         repair_jsonl(out)
     fh = open(out, "a") if out is not None else None  # noqa: SIM115
 

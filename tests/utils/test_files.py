@@ -76,7 +76,10 @@ def test_unwritable_places_are_refused_before_work(tmp_path) -> None:
     with pytest.raises(SaveError, match="cannot write the RL output folder"):
         check_writable(blocker / "run", "RL output")
     assert check_writable(tmp_path / "new" / "run") == tmp_path / "new" / "run"
-    assert list((tmp_path / "new" / "run").iterdir()) == []  # the probe is gone
+    assert not (tmp_path / "new").exists()  # the probe and the folders made for it are gone
+    (tmp_path / "old").mkdir()
+    check_writable(tmp_path / "old")
+    assert (tmp_path / "old").is_dir() and list((tmp_path / "old").iterdir()) == []
 
 
 @pytest.mark.parametrize(

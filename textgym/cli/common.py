@@ -65,10 +65,15 @@ def parse_curriculum(pairs: Sequence[str] | None) -> dict[str, tuple[float, floa
 def command_view(args: argparse.Namespace, model: str | None, tokenizer: Any = None) -> View:
     """The view from the view options, else the model folder's recorded view; checked.
 
-    With a ``tokenizer`` and no budget given or recorded, the budget is measured from the
+    The model's tokenizer is loaded when none is given. With a tokenizer and no budget
+    given or recorded, the budget is measured from the
     env's reference answers (it then holds them by construction); with a given budget,
     the check measures whether it holds them.
     """
+    if tokenizer is None and model is not None and Path(model).exists():
+        from textgym.models.loading import load_tokenizer
+
+        tokenizer = load_tokenizer(model)  # every command checks the budget the same way
     recorded = load_view(model) if model is not None and Path(model).is_dir() else None
     view = resolve_view(recorded, args.env, args.system_prompt, args.history, args.max_new_tokens)
     auto = tokenizer is not None and args.max_new_tokens is None and recorded is None

@@ -15,7 +15,7 @@ from textgym.cli.common import (
     lora_rank,
     parse_curriculum,
 )
-from textgym.models.files import check_model_path
+from textgym.models.files import DTYPES, check_model_path
 from textgym.models.saving import check_writable
 from textgym.trainers.config import RLConfig, SFTConfig
 from textgym.trainers.trackers import make_trackers, tracking
@@ -40,6 +40,8 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
         **view.to_json(),  # env_id, system_prompt, history, max_new_tokens
         base_url=args.base_url,
         lora_rank=args.lora_rank,
+        device=args.device,
+        dtype=args.dtype,
         epochs=args.epochs,
         batch_size=args.batch_size,
         micro_batch_tokens=args.micro_batch_tokens,
@@ -88,6 +90,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         micro_batch_tokens=args.micro_batch_tokens,
         **view.to_json(),  # env_id, system_prompt, history, max_new_tokens
         lora_rank=args.lora_rank,
+        device=args.device,
+        dtype=args.dtype,
         seed=args.seed,
     )
     with tracking(args.log, args.out) as hook:
@@ -119,6 +123,8 @@ def add_parser(sub: Any) -> None:
     for name in ("epochs", "batch_size", "micro_batch_tokens", "lr", "seed"):
         config_option(p_sft, SFTConfig, name)
     config_option(p_sft, SFTConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
+    config_option(p_sft, SFTConfig, "device")
+    config_option(p_sft, SFTConfig, "dtype", choices=DTYPES)
     p_sft.add_argument("--quiet", action="store_true", help="no progress bar")
     add_log_option(p_sft, "OUT.logs/tensorboard")
     p_sft.set_defaults(func=_cmd_train_sft)
@@ -150,6 +156,8 @@ def add_parser(sub: Any) -> None:
         config_option(p_rl, RLConfig, name)
     config_option(p_rl, RLConfig, "seed")
     config_option(p_rl, RLConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
+    config_option(p_rl, RLConfig, "device")
+    config_option(p_rl, RLConfig, "dtype", choices=DTYPES)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
     add_log_option(p_rl, "OUT/tensorboard")

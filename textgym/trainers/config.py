@@ -190,9 +190,10 @@ class RLConfig:
     """The conditions of those evaluations (names or ``NAME=VALUE`` pairs, see
     :func:`textgym.evaluation.evaluate`); None: the env's own evaluation conditions."""
     dtype: str = "float32"
-    """Weights' dtype: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (bfloat16 on a
-    CUDA device that supports it, else float32). Log-probs are computed in float32 from
-    the logits either way."""
+    """Weights' dtype: ``float32``, ``bfloat16``, ``float16``, ``auto`` (bfloat16 on a
+    CUDA device that supports it, else float32) or ``bfloat16-mixed`` (float32 weights
+    that compute in bfloat16). Log-probs are computed in float32 from the logits either
+    way."""
     lora_rank: int | None = None
     """Train a LoRA adapter of this rank instead of the whole model (:mod:`textgym.models.lora`);
     checkpoints then hold only the adapter, and load on their base model anywhere a model

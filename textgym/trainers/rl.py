@@ -362,6 +362,7 @@ def train_rl(
     """
     run = _start(config, resume)
     metrics_path = Path(config.out_dir) / "metrics.jsonl"
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)  # every check has passed
     if run.rank == 0:
         _truncate_metrics(metrics_path, run.start_step)
     history: list[dict] = []

@@ -40,21 +40,38 @@ def recover(final: str | Path) -> Path:
 
 
 def check_writable(place: str | Path, what: str = "output") -> Path:
-    """Create the folder ``place`` if needed and prove it can be written (a probe file is
-    written, synced and removed); raise :class:`SaveError` naming it otherwise."""
+    """Prove that the folder ``place`` can be written, leaving no trace: the folders it
+    lacks are made for a probe file (written, synced and removed) and removed again, so a
+    command refused after this check leaves nothing behind. Raise :class:`SaveError`
+    naming it otherwise. The writer makes the folder when it writes."""
     place = Path(place)
+    made: list[Path] = []
+    missing = place
+    while not missing.exists() and missing != missing.parent:
+        made.append(missing)
+        missing = missing.parent
     probe = place / f".textgym-write-probe-{os.getpid()}"
     try:
-        place.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(made):
+            folder.mkdir()
         with open(probe, "wb") as f:
             f.write(b"textgym")
             f.flush()
             os.fsync(f.fileno())
-        probe.unlink()
     except OSError as exc:
         raise SaveError(
             f"cannot write the {what} folder {place}: {describe_os_error(exc)}"
         ) from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:  # never written
+            pass
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # never made, or someone else wrote into it meanwhile
+                pass
     return place
 
 

@@ -73,12 +73,17 @@ def test_pipeline_runs_every_stage_and_reruns_nothing(tmp_path, monkeypatch) -> 
 
     # the same command again finds every stage done: nothing is played or trained twice
     sft_before = (out / "sft" / "model.safetensors").stat().st_mtime_ns
+    # a peak recorded by an earlier call (another process) is kept, not overwritten
+    peaks = json.loads((out / "memory.json").read_text())
+    peaks["sft"]["rss"] = 1e9
+    (out / "memory.json").write_text(json.dumps(peaks))
     again = run_pipeline(preset_config("quick", out_dir=str(out), **settings), progress=False)
     assert [r.win for r in again.rows] == [r.win for r in report.rows]
     assert (out / "results.jsonl").read_text().splitlines() == lines
     assert (out / "audit.jsonl").read_text().splitlines() == audit_lines
     assert [a.optimal for a in again.audits] == [a.optimal for a in report.audits]
     assert (out / "sft" / "model.safetensors").stat().st_mtime_ns == sft_before
+    assert json.loads((out / "memory.json").read_text())["sft"]["rss"] == 1e9
     # the time of the second call is added to the first's, not put in its place
     assert again.timings["sft"] >= timings["sft"] and again.timings["total"] > timings["total"]
 

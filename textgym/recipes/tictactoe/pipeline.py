@@ -378,8 +378,9 @@ class PipelineReport:
     """The :class:`~textgym.evaluation.Summary` behind each row, in the same order."""
     timings: dict[str, float] = field(default_factory=dict)
     memory: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Peak memory (MiB) by the end of each stage, in this call: ``rss`` (the process's
-    peak resident memory so far) and on CUDA ``cuda`` (the stage's peak allocation)."""
+    """Peak memory (MiB) by the end of each stage, the highest of the calls that reached
+    it (a continued run keeps the earlier calls' peaks): ``rss`` (the process's peak
+    resident memory so far) and on CUDA ``cuda`` (the stage's peak allocation)."""
     audits: list[AuditRow] = field(default_factory=list)
 
     def audit_table(self) -> str:
@@ -474,8 +475,6 @@ def _check_config_matches(config: PipelineConfig, out: Path) -> None:
                 f"{out} holds a run with other settings ({', '.join(diff)}); "
                 "choose another --out or delete that folder"
             )
-    else:
-        write_text_atomically(saved, json.dumps(current, indent=2) + "\n")
 
 
 def _check_model_view(config: PipelineConfig) -> None:
@@ -522,6 +521,9 @@ class _PipelineRun:
         timings = self.out / "timings.json"
         if timings.exists():  # a continued run adds to the time already spent
             self.report.timings = {k: float(v) for k, v in json.loads(timings.read_text()).items()}
+        memory = self.out / "memory.json"
+        if memory.exists():  # and keeps the peaks of the calls before
+            self.report.memory = json.loads(memory.read_text())
         self.teacher = make_policy(
             config.teacher,
             config.env_id,
@@ -533,6 +535,14 @@ class _PipelineRun:
             _probe_teacher(self.teacher, config.env_id)
         if config.model is not None:
             _check_model_view(config)
+
+    def open_folder(self) -> None:
+        """After every check: make the run's folder and record its settings (a refused
+        run writes nothing)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if not (self.out / "config.json").exists():
+            settings = json.dumps(asdict(self.config), indent=2) + "\n"
+            write_text_atomically(self.out / "config.json", settings)
 
     # ------------------------------------------------------------------ measurements
 
@@ -615,7 +625,9 @@ class _PipelineRun:
         now, timings = time.perf_counter(), self.report.timings
         if stage != "total":
             timings[stage] = timings.get(stage, 0.0) + now - started
-            self.report.memory[stage] = _peak_memory_mib(self.device)
+            before = self.report.memory.get(stage, {})
+            now_peak = _peak_memory_mib(self.device)
+            self.report.memory[stage] = {k: max(v, before.get(k, 0.0)) for k, v in now_peak.items()}
             write_text_atomically(
                 self.report.out_dir / "memory.json", json.dumps(self.report.memory)
             )
@@ -793,6 +805,7 @@ def run_pipeline(config: PipelineConfig, progress: bool = True) -> PipelineRepor
     """Run every stage that is not done yet; write and return the report."""
     run = _PipelineRun(config, progress)
     run.check_stages()
+    run.open_folder()
     model, name = run.sft(run.base()), "SFT"
     for stage in run.rounds():
         model, name = run.rl(stage, model), stage.upper()
