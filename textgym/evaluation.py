@@ -321,6 +321,8 @@ def evaluate(
     policy_obj: Policy | None = None,
     progress: bool = False,
     base_url: str | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
 ) -> Summary:
     """Play ``episodes`` episodes of the view's env under ``condition`` and summarize them.
 
@@ -338,6 +340,7 @@ def evaluate(
         resume: skip the episodes of this policy, condition and env already in ``out``
             (refused when they were played with another seed or other settings; see
             :func:`resumed_records`).
+        device, dtype: where and how an ``hf:`` policy's model is loaded.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -349,7 +352,16 @@ def evaluate(
         options = _condition_options(env, condition)
         rates = tuple(getattr(env.unwrapped, "rate_metrics", ()))
     if policy_obj is None:
-        policy_obj = make_policy(policy, env_id, seed, temperature, view.max_new_tokens, base_url)
+        policy_obj = make_policy(
+            policy,
+            env_id,
+            seed,
+            temperature,
+            view.max_new_tokens,
+            base_url,
+            device=device,
+            dtype=dtype,
+        )
     summary = Summary(policy, condition, rates=rates)
     seeds = episode_seeds(seed, episodes)
     settings = run_settings(view, temperature)

@@ -39,3 +39,19 @@ def test_a_refused_pipeline_leaves_no_folder(tmp_path, capsys) -> None:
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_eval_loads_hf_models_in_the_dtype_asked(tiny_model_path, tmp_path, capsys) -> None:
+    import torch
+
+    from textgym.models.loading import compute_dtype
+    from textgym.policies.by_name import make_policy
+
+    policy = make_policy(f"hf:{tiny_model_path}", "TextTicTacToe-LLM-v0", dtype="bfloat16-mixed")
+    assert compute_dtype(policy.model) == torch.bfloat16
+    assert next(policy.model.parameters()).dtype == torch.float32
+    argv = ["eval", "--policy", f"hf:{tiny_model_path}", "--episodes", "2", "--opponent", "random"]
+    assert main([*argv, "--dtype", "bfloat16-mixed", "--quiet"]) == 0
+    assert f"hf:{tiny_model_path}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: not one of the choices
+        main([*argv, "--dtype", "float8"])

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from textgym.cli.common import (
+    add_model_options,
     add_view_options,
     checked_policies,
     command_view,
@@ -31,6 +32,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_new_tokens=view.max_new_tokens,
             base_url=args.base_url,
+            device=args.device,
+            dtype=args.dtype,
         )
         audit = audit_policy(policy, view)
         lines = audit_perfect_lines(policy, view)
@@ -79,6 +82,7 @@ def add_parser(sub: Any) -> None:
     add_view_options(p_audit)
     p_audit.add_argument("--seed", type=int, default=0)
     p_audit.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    add_model_options(p_audit)
     p_audit.add_argument(
         "--show-mistakes", type=int, default=0, help="print the first N non-optimal answers"
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textgym.core import parse_value
+from textgym.models.files import DTYPES
 from textgym.policies.by_name import check_policy_name
 from textgym.rollout import check_view, reference_answer_tokens
 from textgym.trainers.trackers import TRACKERS
@@ -60,6 +61,17 @@ def parse_curriculum(pairs: Sequence[str] | None) -> dict[str, tuple[float, floa
         if not eq:
             raise ValueError(f"--curriculum takes NAME=LOW:HIGH (or none), got {pair!r}")
     return out
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype``: where and how ``hf:`` models are loaded."""
+    parser.add_argument("--device", default="cpu", help="hf: where the model runs (cpu, cuda)")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=DTYPES,
+        help="hf: the weights' dtype (bfloat16-mixed: float32 weights computing in bfloat16)",
+    )
 
 
 def command_view(args: argparse.Namespace, model: str | None, tokenizer: Any = None) -> View:

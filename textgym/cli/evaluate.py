@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from textgym.cli.common import (
+    add_model_options,
     add_view_options,
     checked_policies,
     command_view,
@@ -57,6 +58,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                     temperature=args.temperature,
                     progress=not args.quiet,
                     base_url=args.base_url,
+                    device=args.device,
+                    dtype=args.dtype,
                 )
             )
         if args.plot:
@@ -96,6 +99,7 @@ def add_parser(sub: Any) -> None:
     p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
+    add_model_options(p_eval)
     p_eval.add_argument("--plot", default=None, help="write a bar chart PNG here")
     p_eval.add_argument(
         "--progress",

@@ -80,9 +80,12 @@ def make_policy(
     temperature: float = 0.0,
     max_new_tokens: int = 32,
     base_url: str | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
 ) -> Policy:
     """A policy from its name (see the module docstring); bad names are a ``ValueError``
-    that lists the choices for ``env_id``."""
+    that lists the choices for ``env_id``. ``device`` and ``dtype`` place and load an
+    ``hf:`` model (see :class:`~textgym.policies.hf.HFPolicy`)."""
     if spec.startswith("openai:"):
         return OpenAIPolicy(
             spec[7:],
@@ -99,7 +102,14 @@ def make_policy(
                 "hf: policies need torch and transformers: pip install 'textgym[hf]'"
             ) from None
 
-        return HFPolicy(spec[3:], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+        return HFPolicy(
+            spec[3:],
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            device=device,
+            dtype=dtype,
+        )
     return scripted_policy(spec, env_id, seed)
 
 

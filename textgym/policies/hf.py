@@ -55,7 +55,10 @@ class HFPolicy:
         max_new_tokens: answer budget; an answer that reaches it ends with ``"length"``.
         batch_size: most conversations per forward batch.
         seed: seeds the sampling generator.
-        device: where the model runs.
+        device: where the model runs (a model loaded from a path: cpu by default).
+        dtype: a model loaded from a path: its dtype, a name of
+            :data:`~textgym.models.files.DTYPES` (``bfloat16-mixed``: float32 weights that
+            compute in bfloat16).
         min_shared_prefix: encode a common prompt prefix of at least this many tokens once
             per batch and share its KV cache (0 = off).
         reuse_cache: keep each call's KV cache for the next call, so a conversation's next
@@ -75,6 +78,7 @@ class HFPolicy:
         device: str | None = None,
         min_shared_prefix: int = 32,
         reuse_cache: bool = True,
+        dtype: str = "float32",
     ) -> None:
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)) or (
             temperature < 0
@@ -87,7 +91,7 @@ class HFPolicy:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         if isinstance(model, (str, Path)):
-            model, tokenizer = load_model(model, device or "cpu")
+            model, tokenizer = load_model(model, device or "cpu", dtype)
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when the model is given as an object")
         context = model_context(model)

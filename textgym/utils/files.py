@@ -9,6 +9,7 @@ any work starts, and a disk that fills while saving is one clear :class:`SaveErr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -63,15 +64,11 @@ def check_writable(place: str | Path, what: str = "output") -> Path:
             f"cannot write the {what} folder {place}: {describe_os_error(exc)}"
         ) from None
     finally:
-        try:
+        with contextlib.suppress(OSError):  # never written
             probe.unlink()
-        except OSError:  # never written
-            pass
-        for folder in made:
-            try:
+        for folder in made:  # never made, or someone else wrote into it meanwhile: kept
+            with contextlib.suppress(OSError):
                 folder.rmdir()
-            except OSError:  # never made, or someone else wrote into it meanwhile
-                pass
     return place
 
 
