@@ -19,3 +19,12 @@ def test_audit_scores_players_on_every_position(capsys) -> None:
     assert captured.err.count("vs perfect play") == 2
     assert main(["audit", "--policy", "grandmaster"]) == 2
     assert "unknown policy 'grandmaster'" in capsys.readouterr().err
+
+
+def test_audit_without_the_board_audit_only_plays_perfect_lines(capsys) -> None:
+    argv = ["audit", "--policy", "minimax", "--env", "TextTicTacToe-LLM-Compact-v0"]
+    assert main([*argv, "--no-board"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("minimax"))
+    assert row[1:5] == ["-", "-", "-", "-"] and row[6:] == ["0", "0.00"]
+    assert "not measured (--no-board)" in out
