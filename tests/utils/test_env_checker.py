@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -13,8 +14,9 @@ import gymnasium as gym
 import pytest
 
 from textgym.core import TextEnv, text_space
+from textgym.envs.base import MultiTurnEnv, Reply
 from textgym.utils import TextEnvCheckError, check_text_env
-from textgym.utils.env_checker import NESTED_REPLAY_ERROR
+from textgym.utils.env_checker import NESTED_REPLAY_ERROR, play_transcript
 
 
 class GuessEnv(TextEnv):
@@ -136,8 +138,96 @@ class BadCurriculumEnv(GuessEnv):
         return super().reset(seed=seed)
 
 
+class SumsPlayer:
+    """Reference player of :class:`TwoSums`: answers the latest "What is X + Y?"."""
+
+    def _terms(self, conversation) -> tuple[int, int]:
+        for message in reversed(conversation):  # the latest question asked
+            match = re.search(r"What is (\d+) \+ (\d+)\?", message["content"])
+            if message["role"] == "user" and match is not None:
+                return int(match[1]), int(match[2])
+        raise ValueError("no question")
+
+    def answer(self, conversation) -> str:
+        return f"<answer>{sum(self._terms(conversation))}</answer>"
+
+    def mistake(self, conversation, rng) -> str:
+        return f"<answer>{sum(self._terms(conversation)) + 1 + int(rng.integers(3))}</answer>"
+
+
+class TwoSums(MultiTurnEnv):
+    """Two sums in a row, tagged answers; the second sum is asked only after a correct
+    first one (junk answers never get there)."""
+
+    system_prompt = "Answer each sum inside <answer>...</answer>."
+
+    def __init__(self) -> None:
+        super().__init__(max_turns=6)
+
+    def start(self, rng) -> str:
+        self.a, self.b = int(rng.integers(10, 50)), int(rng.integers(10, 50))
+        self.second: tuple[int, int] | None = None
+        self.code = int(rng.integers(10_000, 100_000))
+        return f"What is {self.a} + {self.b}?"
+
+    def second_sum(self) -> tuple[int, int]:
+        return self.a + 7, self.b + 3  # a pure function of the seeded state
+
+    def respond(self, answer):
+        if answer is None:
+            return Reply("Answer inside <answer>...</answer>.")
+        if self.second is None:
+            if answer != str(self.a + self.b):
+                return Reply("Wrong, try again.")
+            self.second = self.second_sum()
+            return Reply(self.second_question())
+        if answer == str(sum(self.second)):
+            return Reply("Correct!", reward=1.0, done=True)
+        return Reply("Wrong, try again.")
+
+    def second_question(self) -> str:
+        return f"Right. What is {self.second[0]} + {self.second[1]}?"
+
+    def reference_player(self) -> SumsPlayer:
+        return SumsPlayer()
+
+    def hidden_strings(self) -> list[str]:
+        return [f"code {self.code}"]
+
+
+class HashAfterFirstSum(TwoSums):
+    """The second sum depends on PYTHONHASHSEED: only real play ever sees it."""
+
+    def second_sum(self) -> tuple[int, int]:
+        return self.a + hash(f"sum-{self.a}") % 50, self.b
+
+
+class LeakAfterFirstSum(TwoSums):
+    """The second question shows a hidden string: only a correct first answer sees it."""
+
+    def second_question(self) -> str:
+        return super().second_question() + f" (code {self.code})"
+
+
 def test_a_correct_env_passes() -> None:
     check_text_env(GuessEnv())
+
+
+def test_the_driver_plays_the_reference_player_and_reaches_later_turns() -> None:
+    check_text_env(TwoSums())
+    transcripts = [play_transcript(TwoSums(), seed=s, driver_seed=s) for s in range(8)]
+    assert all(any(e[1].startswith("Right.") for e in t) for t in transcripts)  # turn 2
+    assert sum(t[-1][3] is True for t in transcripts) >= 4  # solved, most of the time
+
+
+def test_a_hash_seeded_second_turn_is_caught_across_processes() -> None:
+    with pytest.raises(TextEnvCheckError, match="PYTHONHASHSEED"):
+        check_text_env(HashAfterFirstSum(), run_gymnasium_check=False, seeds=(1, 2, 3, 4))
+
+
+def test_a_secret_shown_only_after_a_correct_answer_is_caught() -> None:
+    with pytest.raises(TextEnvCheckError, match="hidden text 'code "):
+        check_text_env(LeakAfterFirstSum(), run_gymnasium_check=False, cross_process=False)
 
 
 @pytest.mark.parametrize(

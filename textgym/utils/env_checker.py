@@ -8,9 +8,18 @@ clears every piece of state of the env and its wrappers, the seed and the env's
 the env survives ``copy.deepcopy`` and pickling mid-episode, and hostile actions
 (:mod:`textgym.utils.hostile`) are answered, never raised.
 
-Episodes are driven by a deterministic scripted player that mostly picks from
-``info["legal_actions"]`` (when the env provides it) and otherwise sends awkward text:
-empty strings, tags, numbers out of range, unicode, control characters.
+Episodes are driven by a deterministic scripted driver (:class:`Driver`) that plays for
+real most of the time, so that every check reaches real play (later turns, solved tasks):
+
+1. the env's reference player (:meth:`textgym.core.TextEnv.reference_player`), reading
+   the conversation as a model would (system prompt, observations, its own answers),
+   mostly its reference answer and sometimes its mistake, formatted for the wrapper stack
+   (a ``format_action`` in the stack);
+2. without one, an entry of ``info["legal_actions"]`` when the env lists them;
+3. else a well-formed but arbitrary answer in the env's answer tag;
+
+and otherwise sends awkward text: empty strings, tags, numbers out of range, unicode,
+control characters.
 """
 
 from __future__ import annotations
@@ -69,23 +78,80 @@ def _canonical(info: dict[str, Any]) -> str:
     return json.dumps(info, sort_keys=True, default=repr)
 
 
-def _answer_tag(env: gym.Env) -> str | None:
-    """The answer tag of a FormatCheck-like wrapper in the stack, if any."""
+def _wrapper_attr(env: gym.Env, name: str) -> Any:
     try:
-        tag = env.get_wrapper_attr("tag")
+        return env.get_wrapper_attr(name)
     except AttributeError:
         return None
-    return tag if isinstance(tag, str) else None
 
 
-def _driver_action(
-    rng: np.random.Generator, info: dict[str, Any], legal_prob: float, tag: str | None = None
-) -> str:
-    legal = info.get("legal_actions")
-    if legal and rng.random() < legal_prob:
-        action = str(legal[int(rng.integers(len(legal)))])
-        return f"<{tag}>{action}</{tag}>" if tag else action
-    return JUNK_ACTIONS[int(rng.integers(len(JUNK_ACTIONS)))]
+def _answer_tag(env: gym.Env) -> str | None:
+    """The tag answers go in: a FormatCheck-like wrapper's ``tag``, else the env's own
+    ``answer_tag`` (multi-turn and tool envs), else None."""
+    for tag in (_wrapper_attr(env, "tag"), getattr(env.unwrapped, "answer_tag", None)):
+        if isinstance(tag, str) and tag:
+            return tag
+    return None
+
+
+#: Share of the driver's reference-player turns that play the player's mistake.
+MISTAKE_SHARE = 0.25
+
+
+class Driver:
+    """The checker's player for one episode: deterministic given its generator.
+
+    With probability ``legal_prob`` a turn is real play (the env's reference player, else
+    a listed legal action, else a well-formed answer in the answer tag; see the module
+    docstring), otherwise an entry of :data:`JUNK_ACTIONS`. Call :meth:`observe` with
+    every observation (the reset one included) and :meth:`act` for each action.
+    """
+
+    def __init__(self, env: gym.Env, rng: np.random.Generator, legal_prob: float = 0.8) -> None:
+        self.rng = rng
+        self.legal_prob = legal_prob
+        self.tag = _answer_tag(env)
+        self.format = _wrapper_attr(env, "format_action")
+        try:
+            self.player = env.unwrapped.reference_player()
+        except (AttributeError, NotImplementedError):
+            self.player = None
+        system = _wrapper_attr(env, "system_prompt")
+        if system is None:
+            system = getattr(env.unwrapped, "rules_prompt", "")
+        self.messages: list[dict[str, str]] = [{"role": "system", "content": str(system)}]
+
+    def observe(self, observation: Any) -> None:
+        """Add an observation to the conversation the reference player reads."""
+        self.messages.append({"role": "user", "content": str(observation)})
+
+    def act(self, info: dict[str, Any], legal_prob: float | None = None) -> str:
+        """The next action (also added to the conversation)."""
+        chance = self.legal_prob if legal_prob is None else legal_prob
+        if self.rng.random() < chance:
+            action = self._play(info)
+        else:
+            action = JUNK_ACTIONS[int(self.rng.integers(len(JUNK_ACTIONS)))]
+        self.messages.append({"role": "assistant", "content": action})
+        return action
+
+    def _play(self, info: dict[str, Any]) -> str:
+        if self.player is not None:
+            mistake = self.rng.random() < MISTAKE_SHARE
+            try:
+                if mistake:
+                    text = self.player.mistake(list(self.messages), self.rng)
+                else:
+                    text = self.player.answer(list(self.messages))
+            except ValueError:  # the player cannot read this conversation
+                text = ""
+            return self.format(text) if self.format is not None and text else text
+        legal = info.get("legal_actions")
+        if legal:
+            action = str(legal[int(self.rng.integers(len(legal)))])
+        else:
+            action = str(int(self.rng.integers(10)))
+        return f"<{self.tag}>{action}</{self.tag}>" if self.tag else action
 
 
 def play_transcript(
@@ -107,22 +173,23 @@ def play_transcript(
         env: the environment (wrapped or not).
         seed: passed to ``reset``.
         driver_seed: seeds the driver's choices (not the env).
-        legal_prob: probability of answering with a legal action when one is listed.
+        legal_prob: probability of real play (see :class:`Driver`) at each turn.
         max_steps: an episode longer than this is reported as a failure.
         stop_after: stop after this many steps without finishing the episode.
         observations: if given, every observation is appended to it.
     """
-    rng = np.random.default_rng(driver_seed)
-    tag = _answer_tag(env)
+    driver = Driver(env, np.random.default_rng(driver_seed), legal_prob)
     obs, info = env.reset(seed=seed)
+    driver.observe(obs)
     if observations is not None:
         observations.append(obs)
     transcript: Transcript = [("reset", obs, _canonical(info))]
     for step in range(max_steps):
         if stop_after is not None and step >= stop_after:
             return transcript
-        action = _driver_action(rng, info, legal_prob, tag)
+        action = driver.act(info)
         obs, reward, terminated, truncated, info = env.step(action)
+        driver.observe(obs)
         if observations is not None:
             observations.append(obs)
         transcript.append((action, obs, float(reward), terminated, truncated, _canonical(info)))
@@ -353,8 +420,9 @@ def _check_reset_clears_state(
 def _check_no_leaks(env: gym.Env, max_steps: int) -> None:
     """Nothing secret in observations: not the seed, not the env's hidden strings."""
     for seed in LEAK_SEEDS:
-        rng = np.random.default_rng(seed)
+        driver = Driver(env, np.random.default_rng(seed))
         obs, info = env.reset(seed=seed)
+        driver.observe(obs)
         for _ in range(max_steps):
             leaks = (
                 [str(seed), *env.unwrapped.hidden_strings()]
@@ -364,8 +432,8 @@ def _check_no_leaks(env: gym.Env, max_steps: int) -> None:
             for secret in leaks:
                 if secret and secret in obs:
                     _fail(f"seed {seed}: the observation reveals hidden text {secret!r}")
-            action = _driver_action(rng, info, 0.8, _answer_tag(env))
-            obs, _, terminated, truncated, info = env.step(action)
+            obs, _, terminated, truncated, info = env.step(driver.act(info))
+            driver.observe(obs)
             if str(seed) in obs:
                 _fail(f"seed {seed}: the observation reveals the seed")
             if terminated or truncated:
@@ -377,7 +445,7 @@ def _check_copies(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
     for seed in seeds[:3]:
         for clone in (copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))):
             env.reset(seed=seed)
-            env.step(_driver_action(np.random.default_rng(seed), {}, 0.0))
+            env.step(Driver(env, np.random.default_rng(seed)).act({}, legal_prob=0.0))
             try:
                 twin = clone(env)
             except Exception as exc:
@@ -419,12 +487,12 @@ def _check_hooks(env: gym.Env, seeds: tuple[int, ...], max_steps: int) -> None:
                 _fail(f"reset with curriculum option {name}={value!r} failed: {exc!r}")
     rates = set(getattr(base, "rate_metrics", ()))
     for seed in seeds[:3]:
-        rng = np.random.default_rng(seed)
-        _, info = env.reset(seed=seed)
+        driver = Driver(env, np.random.default_rng(seed))
+        obs, info = env.reset(seed=seed)
+        driver.observe(obs)
         for _ in range(max_steps):
-            _, _, terminated, truncated, info = env.step(
-                _driver_action(rng, info, 0.8, _answer_tag(env))
-            )
+            obs, _, terminated, truncated, info = env.step(driver.act(info))
+            driver.observe(obs)
             if terminated or truncated:
                 break
         for name, value in (info.get("episode_metrics") or {}).items():
@@ -439,16 +507,17 @@ def _check_hostile(env: gym.Env, seeds: tuple[int, ...]) -> None:
     flags), at the start of an episode and after a first move, and the env plays on."""
     schemas = getattr(env.unwrapped, "schemas", None) or []
     names = tuple(s["name"] for s in schemas if isinstance(s, dict) and "name" in s)
-    tag = _answer_tag(env) or getattr(env.unwrapped, "answer_tag", None)
-    actions = hostile_actions(tag, names or ("calculate", "query"))
+    actions = hostile_actions(_answer_tag(env), names or ("calculate", "query"))
     for i, action in enumerate(actions):
         seed = seeds[i % len(seeds)]
         for first_moves in (0, 1):
-            rng = np.random.default_rng(seed)
-            _, info = env.reset(seed=seed)
+            driver = Driver(env, np.random.default_rng(seed), legal_prob=1.0)
+            obs, info = env.reset(seed=seed)
+            driver.observe(obs)
             done = False
             for _ in range(first_moves):
-                _, _, terminated, truncated, info = env.step(_driver_action(rng, info, 1.0, tag))
+                obs, _, terminated, truncated, info = env.step(driver.act(info))
+                driver.observe(obs)
                 done = terminated or truncated
             if done:
                 continue
@@ -471,7 +540,9 @@ def _check_hostile(env: gym.Env, seeds: tuple[int, ...]) -> None:
                     f"terminated {terminated!r}, truncated {truncated!r}"
                 )
             if not (terminated or truncated):
-                env.step(_driver_action(rng, info, 1.0, tag))  # and the episode goes on
+                driver.messages.append({"role": "assistant", "content": action})
+                driver.observe(obs)
+                env.step(driver.act(info))  # and the episode goes on
 
 
 def _check_cross_process(make: Callable[[], gym.Env], seeds: tuple[int, ...]) -> None:

@@ -267,6 +267,7 @@ class ToolEnv(MultiTurnEnv):
     def start(self, rng: np.random.Generator) -> str:
         """Draw the task; the first observation is its prompt."""
         self._tool_calls = self._tool_errors = 0
+        self._derived = False
         self._reward = 0.0
         self._task = self.make_task(rng)
         return self._task.prompt
@@ -362,8 +363,14 @@ class ToolEnv(MultiTurnEnv):
         if len(text) > self.max_result_length:
             cut = len(text) - self.max_result_length
             text = f"{text[: self.max_result_length]}\n...[cut: {cut} more characters]"
+        if self._task is not None and self._task.answer and self._task.answer in text:
+            self._derived = True  # the player's own call computed it: not a leak
         return Reply(f"Result of {name}: {text}", info={"tool_error": None, "tool": name})
 
+    _derived = False
+
     def hidden_strings(self) -> list[str]:
-        """The expected answer, while the episode runs."""
-        return [self._task.answer] if self._task is not None and self._episode_active else []
+        """The expected answer, while the episode runs and until a result of the player's
+        own tool call shows it (computing it is what the tools are for)."""
+        hidden = self._task is not None and self._episode_active and not self._derived
+        return [self._task.answer] if hidden else []
