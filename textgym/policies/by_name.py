@@ -4,6 +4,8 @@
 * ``openai:MODEL`` — a model behind an OpenAI-compatible server;
 * ``reference`` / ``reference:Q`` — the env's reference player, perfect or playing the
   reference answer with probability Q at each turn;
+* ``random`` — a weak baseline for any env with a reference player: its mistake at every
+  turn (``reference:0``), unless the env names its own ``random`` player;
 * any name the env adds (:meth:`textgym.core.TextEnv.named_players`, e.g. tic-tac-toe's
   ``minimax``, ``random`` and ``teacher:Q``).
 """
@@ -34,12 +36,15 @@ def policy_names(env_id: str) -> list[str]:
     """Every policy name ``env_id`` takes (model policies first)."""
     base, _ = _env_hooks(env_id)
     names = list(MODEL_POLICIES)
+    own = list(base.named_players())
     try:
         base.reference_player()
         names += ["reference", "reference:Q"]
+        if not any(key.partition(":")[0] == "random" for key in own):
+            names.append("random")
     except NotImplementedError:
         pass
-    return names + list(base.named_players())
+    return names + own
 
 
 def _quality(spec: str, argument: str) -> float:
@@ -66,10 +71,19 @@ def scripted_policy(spec: str, env_id: str, seed: int = 0) -> Policy:
         policy = ReferencePolicy(player, quality, seed)
     else:
         players = {key.partition(":")[0]: make for key, make in base.named_players().items()}
+        if name == "random" and name not in players and not colon:
+            try:  # the reference player's mistakes, every turn
+                return _formatted(ReferencePolicy(base.reference_player(), 0.0, seed), fmt)
+            except NotImplementedError:
+                pass
         if name not in players:
             choices = ", ".join(policy_names(env_id))
             raise ValueError(f"unknown policy {spec!r} for {env_id}; choose one of: {choices}")
         policy = players[name](argument if colon else None, seed)
+    return _formatted(policy, fmt)
+
+
+def _formatted(policy: Policy, fmt: Any) -> Policy:
     return policy if fmt is None else FormattedPolicy(policy, fmt)
 
 
