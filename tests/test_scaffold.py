@@ -41,7 +41,37 @@ def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> Non
         env=env, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert tests.returncode == 0, tests.stdout[-2000:]
-    assert "2 passed" in tests.stdout
+    assert "3 passed" in tests.stdout
+
+
+@pytest.mark.parametrize("kind", ["multi-turn", "tool", "stateful-tool"])
+def test_each_kind_installs_and_passes_its_own_tests(kind: str, tmp_path) -> None:
+    root = scaffold(f"my-{kind}", tmp_path, kind=kind)
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(root)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+        env=env, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout[-2000:]
+    assert "3 passed" in tests.stdout
+    _, pkg, cls = names(f"my-{kind}")
+    code = f"import {pkg}.env as m; print(m.{cls}Env.__mro__[1].__name__)"
+    base = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert base.stdout.strip() == {"multi-turn": "MultiTurnEnv"}.get(kind, "ToolEnv")
+
+
+def test_an_unknown_kind_is_refused_before_anything_is_written(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"unknown env kind 'chess'.*single-turn"):
+        scaffold("my-env", tmp_path, kind="chess")
+    assert not (tmp_path / "my-env").exists()
 
 
 def test_names_and_bad_names(tmp_path) -> None:
