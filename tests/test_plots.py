@@ -63,3 +63,20 @@ def test_plot_training_writes_a_png_without_evaluations_too(tmp_path) -> None:
     empty.write_text("")
     with pytest.raises(ValueError, match="no metrics"):
         plot_training(empty, tmp_path / "x.png")
+
+
+def test_only_the_reward_components_the_env_reports_get_a_panel() -> None:
+    rows = [
+        {"step": s, "reward/total": 0.1 * s, "reward/outcome": 0.1 * s, "reward/similarity": 0.5}
+        for s in range(1, 6)
+    ]
+    fig = training_figure(rows)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == [
+        "total reward",
+        "outcome reward",
+        "similarity reward",
+    ]
+    assert [ax.get_xlabel() for ax in visible] == ["", "step", "step"]
+    only_total = training_figure([{"step": 1, "reward/total": 1.0}])
+    assert [ax.get_title() for ax in only_total.axes] == ["total reward"]

@@ -122,15 +122,34 @@ def _read_metrics(metrics_path: str | Path) -> list[dict]:
 EVAL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
+def training_panels(records: Sequence[dict]) -> list[tuple[str, str]]:
+    """The reward curves a run has: the total, then each reward component the env reported
+    (those of :data:`TRAINING_PANELS` first, in that order, then any other)."""
+    present = {k for r in records for k in r if k.startswith("reward/")}
+    present.add("reward/total")
+    known = [(key, title) for key, title in TRAINING_PANELS if key in present]
+    named = {key for key, _ in TRAINING_PANELS}
+    others = [(k, k.split("/", 1)[1] + " reward") for k in sorted(present - named)]
+    return known + others
+
+
 def training_figure(records: Sequence[dict], window: int | None = None):  # -> Figure
-    """The four reward curves vs step, each raw (faint) and as a moving average (bold,
-    ``window`` steps; default a tenth of the run, at least 1), with the periodic greedy
-    evaluations (``eval/<condition>/reward``) as markers on the total reward."""
+    """The reward curves vs step (the total, and each component the env reports: an env
+    without a format or invalid-move reward gets no panel for it), each raw (faint) and as
+    a moving average (bold, ``window`` steps; default a tenth of the run, at least 1), with
+    the periodic greedy evaluations (``eval/<condition>/reward``) as markers on the total
+    reward."""
     plt = _pyplot()
     steps = [r["step"] for r in records]
     window = window if window is not None else max(1, len(records) // 10)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
-    for ax, (key, title) in zip(axes.flat, TRAINING_PANELS, strict=True):
+    panels = training_panels(records)
+    cols = 1 if len(panels) == 1 else 2
+    rows = -(-len(panels) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), sharex=True, squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (key, title) in zip(axes, panels, strict=False):
         raw = [float(r.get(key, float("nan"))) for r in records]
         ax.plot(steps, raw, color="#1f77b4", alpha=0.3, linewidth=1, label="per step")
         ax.plot(
@@ -150,7 +169,7 @@ def training_figure(records: Sequence[dict], window: int | None = None):  # -> F
             if k.startswith("eval/") and k.endswith("/reward")
         }
     )
-    total = axes.flat[0]
+    total = axes[0]
     for i, condition in enumerate(conditions):
         key = f"eval/{condition}/reward"
         points = [(r["step"], float(r[key])) for r in records if key in r]
@@ -163,7 +182,7 @@ def training_figure(records: Sequence[dict], window: int | None = None):  # -> F
             label=f"greedy vs {condition}",
         )
     total.legend(fontsize=7, loc="best")
-    for ax in axes[1]:
+    for ax in axes[max(0, len(panels) - cols) : len(panels)]:  # the lowest visible ones
         ax.set_xlabel("step")
     fig.tight_layout()
     return fig
