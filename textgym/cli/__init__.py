@@ -50,6 +50,8 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
         default = action.default
         if not action.option_strings or default is None or default is False:
             continue
+        if isinstance(default, list | tuple | str) and not default:  # nothing to show
+            continue
         if default == argparse.SUPPRESS:
             continue
         if action.help == argparse.SUPPRESS or "default" in (action.help or ""):
