@@ -304,6 +304,34 @@ def test_a_stateful_tool_env_over_the_server():
     assert "2" in result.observation.text
 
 
+def test_a_package_env_is_served_by_its_package_id(tmp_path, monkeypatch):
+    """A scaffolded package, its folder on the server's path, served and played under its
+    ``package:Env-v0`` id with the reference player's answers."""
+    from textgym.scaffold import scaffold
+
+    root = scaffold("served-env", tmp_path, kind="multi-turn")
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.syspath_prepend(str(root))
+    env_id = "served_env:ServedEnv-v0"
+    player = gym.make(env_id).unwrapped.reference_player()
+    proc, port = _start(env_id)
+    try:
+        with TextgymClient(base_url=f"http://127.0.0.1:{port}").sync() as client:
+            result = client.reset(seed=3)
+            conversation = [{"role": "user", "content": result.observation.text}]
+            while not result.done:
+                answer = player.answer(conversation)
+                result = client.step(TextAction(text=answer))
+                conversation += [
+                    {"role": "assistant", "content": answer},
+                    {"role": "user", "content": result.observation.text},
+                ]
+    finally:
+        _stop(proc)
+    assert result.reward == 1.0 and result.observation.text == "Correct!"
+
+
 def test_bad_env_id_is_one_clear_error():
     proc = subprocess.run(
         [sys.executable, "-m", "textgym.cli", "serve", "--env", "NoSuchEnv-v0"],
