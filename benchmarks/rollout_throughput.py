@@ -10,6 +10,7 @@ prompt batch next to ``HFPolicy`` on the same batch.
 Goals: games/s at N=64 >= 10x N=1; time outside generation <= 25 %. Usage:
     python benchmarks/rollout_throughput.py [--sizes 1,16,64,256] [--history last|full]
         [--env TextTicTacToe-LLM-Compact-v0] [--system-prompt TEXT]
+        [--device cuda] [--dtype bfloat16] [--hidden 1024 --layers 16]
 """
 
 from __future__ import annotations
@@ -69,12 +70,31 @@ def main() -> None:
     parser.add_argument(
         "--system-prompt", default=None, help="replace the env's system prompt (e.g. a short one)"
     )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | ...")
+    parser.add_argument("--hidden", type=int, default=64, help="model width")
+    parser.add_argument("--layers", type=int, default=2, help="model depth")
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
-    path = build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0)
-    policy = HFPolicy(
-        path, temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0, batch_size=1024
+    path = build_tiny_model(
+        tempfile.mkdtemp() + "/tiny",
+        seed=0,
+        hidden_size=args.hidden,
+        intermediate_size=2 * args.hidden,
+        num_layers=args.layers,
+        num_heads=max(4, args.hidden // 64),
+        num_kv_heads=max(2, args.hidden // 128),
     )
+    policy = HFPolicy(
+        path,
+        temperature=1.0,
+        max_new_tokens=args.max_new_tokens,
+        seed=0,
+        batch_size=1024,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    print(f"device {args.device}, dtype {args.dtype}, width {args.hidden}, {args.layers} layers")
 
     print(f"{'N':>5} {'games/s':>9} {'tokens/s':>9} {'outside policy':>15} {'vs N=1':>8}")
     base = None
@@ -103,6 +123,7 @@ def main() -> None:
     # timed --repeats times, alternating, and the medians compared (one call is a few ms).
     tok = policy.tokenizer
     batch = tok.pad({"input_ids": first_prompts}, return_tensors="pt", padding_side="left")
+    batch = {k: v.to(policy.device) for k, v in batch.items()}
 
     def raw_generate() -> None:
         with torch.no_grad():
@@ -116,6 +137,8 @@ def main() -> None:
                 min_new_tokens=args.max_new_tokens,
                 pad_token_id=tok.pad_token_id,
             )
+        if policy.device.type == "cuda":
+            torch.cuda.synchronize()  # generate returns before the GPU is done
 
     raw_times, our_times = [], []
     for _ in range(args.repeats):
