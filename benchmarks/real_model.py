@@ -382,6 +382,8 @@ def turn_cache(model: Any, tok: Any, view: View, args: argparse.Namespace) -> di
     full = replace(view, history="full")
     seeds = list(range(args.reuse_games))
     rows, answers = {}, {}
+    warm = HFPolicy(model, tok, temperature=0.0, max_new_tokens=args.max_new_tokens)
+    rollout(warm, full, seeds[:2], num_envs=2)  # untimed: the first calls pay for warm-up
     for reuse in (False, True):
         policy = HFPolicy(
             model, tok, temperature=0.0, max_new_tokens=args.max_new_tokens, reuse_cache=reuse
@@ -437,11 +439,33 @@ def show(report: dict[str, Any], out: Callable[[str], None] = print) -> None:
     out(_ratio_line("SFT step vs bare", by["SFT: textgym"], by["SFT: bare"], 1.1))
     out(f"padding: {report['padding_share']:.1%} of the tokens trained on (goal <= 10%)")
     if "turn_cache" in report:
-        t = report["turn_cache"]
-        out(f"\nhistory full, {t['answers']} greedy answers ({t['same_answers']} the same)")
-        out(f"{'prefill':<13} {'wall s':>8} {'prefilled':>10} {'reused':>8}")
-        for name, r in t["rows"].items():
-            out(f"{name:<13} {r['wall_s']:>8.2f} {r['prefill_tokens']:>10} {r['reused_tokens']:>8}")
+        show_turn_cache(report["turn_cache"], out)
+
+
+def show_turn_cache(t: dict[str, Any], out: Callable[[str], None] = print) -> None:
+    """Print the turn cache measurement."""
+    out(f"\nhistory full, {t['answers']} greedy answers ({t['same_answers']} the same)")
+    out(f"{'prefill':<13} {'wall s':>8} {'prefilled':>10} {'reused':>8}")
+    for name, r in t["rows"].items():
+        out(f"{name:<13} {r['wall_s']:>8.2f} {r['prefill_tokens']:>10} {r['reused_tokens']:>8}")
+
+
+def turn_cache_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Only :func:`turn_cache`, on the model and view of the arguments."""
+    from textgym.models.loading import load_model
+
+    model_dir = args.model
+    if args.smoke:
+        from textgym.models.tiny import build_tiny_model
+
+        model_dir = str(build_tiny_model(tempfile.mkdtemp() + "/tiny", seed=0))
+    model, tok = load_model(model_dir, "cpu", args.dtype)
+    system = None if args.system_prompt == "env" else args.system_prompt
+    view = View(
+        args.env, system_prompt=system, history=args.history, max_new_tokens=args.max_new_tokens
+    )
+    report = {"model": model_dir, "dtype": args.dtype, "view": view.to_json()}
+    return report | {"turn_cache": turn_cache(model, tok, view, args)}
 
 
 def main() -> None:
@@ -459,6 +483,9 @@ def main() -> None:
     parser.add_argument("--sft-turns", type=int, default=256)
     parser.add_argument("--views-games", type=int, default=32, help="0: skip the view table")
     parser.add_argument("--reuse-games", type=int, default=32, help="0: skip the turn cache")
+    parser.add_argument(
+        "--turn-cache-only", action="store_true", help="only the turn cache measurement"
+    )
     parser.add_argument("--smoke", action="store_true", help="the tiny model, a few games")
     parser.add_argument("--dtype", default="float32", help="float32 | bfloat16-mixed | ...")
     parser.add_argument("--json", default=None, help="also write the report here")
@@ -471,8 +498,12 @@ def main() -> None:
     if args.smoke:
         args.games, args.group_size, args.sft_games, args.sft_turns = 8, 4, 8, 16
         args.views_games, args.lora, args.reuse_games = 2, 2, 4
-    report = run(args)
-    show(report)
+    if args.turn_cache_only:
+        report = turn_cache_report(args)
+        show_turn_cache(report["turn_cache"])
+    else:
+        report = run(args)
+        show(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
