@@ -118,6 +118,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path) -> None:
     [
         ({"rl1_prob": (0.8, 0.2)}, "rl1_prob"),
         ({"rl2_lr": 0.0}, "rl2_lr"),
+        ({"rl1_replay": 1.5}, "rl1_replay"),
         ({"sft_lr": float("nan")}, "sft_lr"),
         ({"teacher_games": 0}, "teacher_games"),
         ({"teacher": "grandmaster"}, "unknown policy 'grandmaster'.*teacher:Q"),
@@ -348,3 +349,13 @@ def test_a_folder_of_another_preset_is_refused_by_name(tmp_path) -> None:
     (out / "config.json").write_text(json.dumps({"preset": "smollm2-cpu"}))
     with pytest.raises(ValueError, match="preset smollm2-cpu"):
         run_pipeline(preset_config("quick", out_dir=str(out), **SMALL), progress=False)
+
+
+def test_each_round_gets_its_own_replay_share(tmp_path) -> None:
+    from textgym.recipes.tictactoe.pipeline import _PipelineRun
+
+    config = PipelineConfig(out_dir=str(tmp_path / "run"), rl1_replay=0.5, rl2_replay=0.125)
+    run = object.__new__(_PipelineRun)  # the settings only: no model, no folder
+    run.config, run.out, run.device = config, tmp_path / "run", "cpu"
+    assert run.rl_config("rl1", tmp_path).replay_share == 0.5
+    assert run.rl_config("rl2", tmp_path).replay_share == 0.125

@@ -116,6 +116,9 @@ class PipelineConfig:
     rl2_lr: float = 3e-4
     """CISPO learning rate of round 2 (at 1e-3 the greedy player swung between 0 and 6 %
     losses to the perfect opponent from one check to the next)."""
+    rl1_replay: float = 0.0
+    """Share of round 1's groups that start from the last positions of games the student
+    lost (as ``rl2_replay``; 0: off)."""
     rl2_replay: float = 0.25
     """Share of round 2's groups that start from the last positions of games the student
     lost, against the perfect opponent (``RLConfig.replay_share``; 0: off). Its worst
@@ -177,8 +180,9 @@ class PipelineConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if not 0.0 <= self.rl2_replay <= 1.0:
-            raise ValueError(f"rl2_replay must be in [0, 1], got {self.rl2_replay!r}")
+        for name in ("rl1_replay", "rl2_replay"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         for name in ("rl1_prob", "rl2_prob"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
@@ -221,7 +225,10 @@ SMOLLM2 = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #: ``smollm2-cpu`` is a recipe on SmolLM2 sized for a 2-core CPU (docs/real-model.md):
 #: the letters board behind a 3-token system message (34 prompt tokens a turn), the
 #: last board only, bfloat16 compute on float32 weights, LoRA, micro-batches of 1,024
-#: tokens (about 3 GB at 64 games a step), and only the perfect-play audit.
+#: tokens (about 3 GB at 64 games a step), and only the perfect-play audit; both CISPO
+#: rounds against strong opponents (random-move probability 0-0.3: against weaker ones
+#: RL learned to risk losses to perfect play for wins, docs/real-model.md), with a
+#: quarter of the groups replaying lost positions.
 #: ``fast`` has the answer tags as single tokens (3 forward passes an answer instead of
 #: 14) and a 3x lower SFT learning rate, which the tags need (docs/tictactoe-study.md);
 #: ``faithful`` is the talk's claim on the tiny model: SFT on 200 teacher games (enough for
@@ -284,11 +291,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sft_batch_size": 32,
         "sft_lr": 5e-4,
         "rl1_steps": 30,
-        "rl1_prob": (0.0, 0.7),
-        "rl1_lr": 3e-4,
-        "rl2_steps": 80,
-        "rl2_prob": (0.0, 1.0),
-        "rl2_lr": 2e-4,
+        "rl1_prob": (0.0, 0.3),
+        "rl1_lr": 2e-4,
+        "rl1_replay": 0.25,
+        "rl2_steps": 30,
+        "rl2_prob": (0.0, 0.3),
+        "rl2_lr": 1e-4,
         "games_per_batch": 64,
         "group_size": 8,
         "micro_batch_tokens": 1024,
@@ -728,7 +736,13 @@ class _PipelineRun:
 
         config = self.config
         steps, prob, temperature, lr, replay = {
-            "rl1": (config.rl1_steps, config.rl1_prob, config.rl1_temperature, config.rl1_lr, 0.0),
+            "rl1": (
+                config.rl1_steps,
+                config.rl1_prob,
+                config.rl1_temperature,
+                config.rl1_lr,
+                config.rl1_replay,
+            ),
             "rl2": (
                 config.rl2_steps,
                 config.rl2_prob,
