@@ -153,13 +153,14 @@ def load_tokenizer(path: str | Path) -> Any:
 
     check_model_path(path)
     path = Path(path)
+    estimate_parameters(path)  # a config that is not what it claims: one clear error
     try:
         if is_adapter(path) and not (path / "tokenizer_config.json").is_file():
             return load_tokenizer(adapter_base(path))
         if path.is_file():
             return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: a config field's type
         raise ValueError(f"cannot load a tokenizer from {str(path)!r}: {exc}") from None
 
 
