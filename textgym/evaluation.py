@@ -340,7 +340,8 @@ def evaluate(
         resume: skip the episodes of this policy, condition and env already in ``out``
             (refused when they were played with another seed or other settings; see
             :func:`resumed_records`).
-        device, dtype: where and how an ``hf:`` policy's model is loaded.
+        device: where an ``hf:`` policy's model runs.
+        dtype: the dtype an ``hf:`` policy's model is loaded in.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")

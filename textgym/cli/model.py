@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from textgym.models.tiny import build_tiny_model
+
 
 def _cmd_model_convert(args: argparse.Namespace) -> int:
     from textgym.models.loading import convert_gguf
@@ -24,8 +26,6 @@ def _cmd_model_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_tiny(args: argparse.Namespace) -> int:
-    from textgym.models.tiny import build_tiny_model
-
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty: give a new folder for the tiny model")

@@ -44,31 +44,47 @@ def check_writable(place: str | Path, what: str = "output") -> Path:
     """Prove that the folder ``place`` can be written, leaving no trace: the folders it
     lacks are made for a probe file (written, synced and removed) and removed again, so a
     command refused after this check leaves nothing behind. Raise :class:`SaveError`
-    naming it otherwise. The writer makes the folder when it writes."""
+    naming it otherwise. The writer makes the folder when it writes.
+
+    Several processes may check the same place at once (ranks under torchrun): a folder
+    another one made is used and left to it, and a probe whose folder another removed
+    meanwhile is tried again."""
     place = Path(place)
-    made: list[Path] = []
-    missing = place
-    while not missing.exists() and missing != missing.parent:
-        made.append(missing)
-        missing = missing.parent
-    probe = place / f".textgym-write-probe-{os.getpid()}"
-    try:
-        for folder in reversed(made):
-            folder.mkdir()
-        with open(probe, "wb") as f:
-            f.write(b"textgym")
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise SaveError(
-            f"cannot write the {what} folder {place}: {describe_os_error(exc)}"
-        ) from None
-    finally:
-        with contextlib.suppress(OSError):  # never written
-            probe.unlink()
-        for folder in made:  # never made, or someone else wrote into it meanwhile: kept
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    for attempt in range(3):
+        made: list[Path] = []
+        probe = place / f".textgym-write-probe-{os.getpid()}"
+        try:
+            missing = place
+            chain = []
+            while not missing.exists() and missing != missing.parent:
+                chain.append(missing)
+                missing = missing.parent
+            for folder in reversed(chain):
+                try:
+                    folder.mkdir()
+                    made.append(folder)
+                except FileExistsError:  # another process made it: not ours to remove
+                    pass
+            with open(probe, "wb") as f:
+                f.write(b"textgym")
+                f.flush()
+                os.fsync(f.fileno())
+            return place
+        except FileNotFoundError:
+            if attempt == 2:
+                raise SaveError(
+                    f"cannot write the {what} folder {place}: it keeps disappearing"
+                ) from None
+        except OSError as exc:
+            raise SaveError(
+                f"cannot write the {what} folder {place}: {describe_os_error(exc)}"
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):  # never written
+                probe.unlink()
+            for folder in reversed(made):  # deepest first; kept when another wrote in it
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     return place
 
 
