@@ -229,7 +229,7 @@ def config_option(
     **kwargs: Any,
 ) -> None:
     """Add ``--NAME`` (or ``flag``) for field ``name`` of config dataclass ``cls``: its
-    default and help come from the field itself (``%(default)s`` shown), so an option
+    default and help come from the field itself (the default shown), so an option
     cannot drift from the config it fills; ``kwargs`` add a ``type`` or ``choices``."""
     field = next(f for f in dataclasses.fields(cls) if f.name == name)
     if field.default is dataclasses.MISSING:
@@ -242,6 +242,6 @@ def config_option(
         flag or "--" + name.replace("_", "-"),
         dest=kwargs.pop("dest", name),
         default=default,
-        help=f"{help_text} (default: %(default)s)" if help_text else "(default: %(default)s)",
+        help=help_text or None,  # the parser adds "(default: X)" (cli.build_parser)
         **kwargs,
     )
