@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.test_scaffold import install  # noqa: E402
 from textgym.cli import main  # noqa: E402
 from textgym.scaffold import scaffold  # noqa: E402
 from textgym.utils import check_text_env  # noqa: E402
@@ -25,12 +24,7 @@ def installed(tmp_path, monkeypatch):
     """The scaffolded multi-turn package, pip-installed into a folder on the path (and on
     the path of the checker's replay processes)."""
     root = scaffold("flow-env", tmp_path, kind="multi-turn")
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(root)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    site = install(root, tmp_path / "site")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.chdir(tmp_path)

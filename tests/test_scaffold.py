@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,14 +15,20 @@ from textgym.scaffold import names, scaffold
 pytestmark = [pytest.mark.slow]
 
 
-def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> None:
-    root = scaffold("word-shout", tmp_path)
-    site = tmp_path / "site"
+def install(root: Path, site: Path) -> Path:
+    """pip-install the package folder ``root`` into the folder ``site`` (no dependencies,
+    no build isolation: offline); return ``site``."""
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
          "--target", str(site), str(root)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
+    return site
+
+
+def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> None:
+    root = scaffold("word-shout", tmp_path)
+    site = install(root, tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(site)}
     code = (
         "import gymnasium as gym\n"
@@ -47,12 +54,7 @@ def test_scaffold_installs_and_its_env_is_made_by_module_prefix(tmp_path) -> Non
 @pytest.mark.parametrize("kind", ["multi-turn", "tool", "stateful-tool"])
 def test_each_kind_installs_and_passes_its_own_tests(kind: str, tmp_path) -> None:
     root = scaffold(f"my-{kind}", tmp_path, kind=kind)
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(root)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    site = install(root, tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(site)}
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
