@@ -175,6 +175,19 @@ def test_train_sft_then_rl_from_the_command_line(tiny_model_path, tmp_path, caps
 
 
 @pytest.mark.real_model
+def few_games_config(preset, gguf, tmp_path, monkeypatch, **overrides) -> PipelineConfig:
+    """A SmolLM2 preset shrunk to a few games, in ``tmp_path/run``, with the GGUF where the
+    preset looks for it (relative to the working directory, which becomes ``tmp_path``)."""
+    from textgym.recipes.tictactoe.pipeline import SMOLLM2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / SMOLLM2).parent.mkdir(parents=True)
+    (tmp_path / SMOLLM2).symlink_to(gguf)
+    few = dict(teacher_games=4, sft_epochs=1, rl1_steps=1, rl2_steps=1, games_per_batch=2)
+    few |= dict(group_size=2, eval_episodes=1)
+    return preset_config(preset, out_dir=str(tmp_path / "run"), **few, **overrides)
+
+
 def test_the_smollm2_preset_runs_end_to_end_at_a_quick_size(
     smollm2_gguf, tmp_path, monkeypatch
 ) -> None:
@@ -183,21 +196,12 @@ def test_the_smollm2_preset_runs_end_to_end_at_a_quick_size(
     report has the timings and peak memory of each stage."""
     pytest.importorskip("peft")
     from textgym.models.loading import is_adapter
-    from textgym.recipes.tictactoe.pipeline import SMOLLM2
 
-    monkeypatch.chdir(tmp_path)  # the preset names the file relative to the working dir
-    (tmp_path / SMOLLM2).parent.mkdir(parents=True)
-    (tmp_path / SMOLLM2).symlink_to(smollm2_gguf)
-    config = preset_config(
+    config = few_games_config(
         "smollm2",
-        out_dir=str(tmp_path / "run"),
-        teacher_games=4,
-        sft_epochs=1,
-        rl1_steps=1,
-        rl2_steps=1,
-        games_per_batch=2,
-        group_size=2,
-        eval_episodes=1,
+        smollm2_gguf,
+        tmp_path,
+        monkeypatch,
         max_new_tokens=8,  # the reference answer with SmolLM2's tokens (checked before work)
         device="cpu",
     )
@@ -273,21 +277,12 @@ def test_the_smollm2_cpu_preset_runs_end_to_end_at_a_few_games(
     the perfect-play audit of every stage and no board audit."""
     pytest.importorskip("peft")
     from textgym.models.loading import is_adapter
-    from textgym.recipes.tictactoe.pipeline import SMOLLM2
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / SMOLLM2).parent.mkdir(parents=True)
-    (tmp_path / SMOLLM2).symlink_to(smollm2_gguf)
-    config = preset_config(
+    config = few_games_config(
         "smollm2-cpu",
-        out_dir=str(tmp_path / "run"),
-        teacher_games=4,
-        sft_epochs=1,
-        rl1_steps=1,
-        rl2_steps=1,
-        games_per_batch=2,
-        group_size=2,
-        eval_episodes=1,
+        smollm2_gguf,
+        tmp_path,
+        monkeypatch,
     )
     assert (config.dtype, config.lora_rank, config.board_audit) == ("bfloat16-mixed", 16, False)
     report = run_pipeline(config, progress=False)
