@@ -155,3 +155,67 @@ def test_full_history_trains_merged_episodes_with_the_same_step(warm_model, tmp_
     assert merged["reward/total"] == per_turn["reward/total"]
     assert merged["loss/cispo"] == pytest.approx(per_turn["loss/cispo"], abs=1e-5)
     assert merged["loss/grad_norm"] == pytest.approx(per_turn["loss/grad_norm"], rel=1e-4)
+
+
+def _weights(model) -> list:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _same(a: list, b: list) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize(("values", "kept"), [((5.0, 3.0, 4.0), 1), ((1.0, 3.0, 4.0), 0)])
+def test_keep_best_keeps_the_lowest_checked_model_start_included(
+    warm_model, tmp_path, values, kept
+) -> None:
+    """Scripted check values (step 0 = the start, then steps 1 and 2): best/ holds the
+    weights the model had at the step with the lowest value, and best.json says so."""
+    seen: list[list] = []
+
+    def checks(model, tokenizer) -> dict[str, float]:
+        seen.append(_weights(model))
+        return {"audit/x": values[len(seen) - 1]}
+
+    run = dataclasses.replace(
+        config(warm_model, tmp_path / "run", 2),
+        eval_every=1,
+        keep_best="audit/x",
+        keep_best_mode="min",
+    )
+    history = train_rl(run, progress=False, checks=checks)
+    assert [h["audit/x"] for h in history] == list(values[1:])
+    assert len(seen) == 3 and not _same(seen[0], seen[1])
+    best = json.loads((tmp_path / "run" / "best" / "best.json").read_text())
+    assert best["step"] == kept and best["value"] == min(values)
+    assert best["checked"] == {str(i): v for i, v in enumerate(values)}
+    model, _ = load_model(tmp_path / "run" / "best")
+    assert _same(_weights(model), seen[kept])
+    assert (tmp_path / "run" / "best" / "textgym_view.json").exists()
+
+
+def test_keep_best_resumes_without_checking_the_start_again(warm_model, tmp_path) -> None:
+    calls: list[int] = []
+
+    def checks(model, tokenizer) -> dict[str, float]:
+        calls.append(1)
+        return {"audit/x": float(len(calls))}  # rising: the max mode keeps the newest
+
+    run = dataclasses.replace(config(warm_model, tmp_path, 1), eval_every=1, keep_best="audit/x")
+    train_rl(run, progress=False, checks=checks)
+    train_rl(dataclasses.replace(run, steps=2), resume=True, progress=False, checks=checks)
+    best = json.loads((tmp_path / "best" / "best.json").read_text())
+    assert len(calls) == 3  # steps 0 and 1, then only step 2
+    assert best["step"] == 2 and set(best["checked"]) == {"0", "1", "2"}
+
+
+def test_keep_best_refuses_a_metric_no_evaluation_has(warm_model, tmp_path) -> None:
+    with pytest.raises(ValueError, match="needs evaluations"):
+        dataclasses.replace(config(warm_model, tmp_path, 1), keep_best="audit/x")
+    with pytest.raises(ValueError, match="keep_best_mode"):
+        dataclasses.replace(config(warm_model, tmp_path, 1), keep_best_mode="lowest")
+    run = dataclasses.replace(config(warm_model, tmp_path, 1), eval_every=1, keep_best="audit/typo")
+    with pytest.raises(ValueError, match=r"'audit/typo' is not a metric.*audit/x"):
+        train_rl(run, progress=False, checks=lambda model, tok: {"audit/x": 0.0})
+    assert not (tmp_path / "metrics.jsonl").exists()  # refused before the first step
+    assert not (tmp_path / "checkpoint").exists()

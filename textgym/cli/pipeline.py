@@ -27,6 +27,8 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         sft_batch_size=args.sft_batch_size,
         micro_batch_tokens=args.micro_batch_tokens,
         eval_episodes=args.eval_episodes,
+        eval_every=args.eval_every,
+        keep_best=args.keep_best,
         lora_rank=args.lora,
         device=args.device,
         dtype=args.dtype,
@@ -73,6 +75,17 @@ def add_parser(sub: Any) -> None:
         help="most padded tokens per forward/backward pass (memory bound; default 4096)",
     )
     p_pipe.add_argument("--eval-episodes", type=int, default=None, help="games per opponent")
+    p_pipe.add_argument(
+        "--eval-every", type=int, default=None, help="steps between the checks of a CISPO round"
+    )
+    p_pipe.add_argument(
+        "--keep-best",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make each CISPO round's model its checkpoint with the lowest exact loss to "
+        "perfect play, audited every --eval-every steps, the round's start included "
+        "(default: the preset's; smollm2-cpu keeps the best)",
+    )
     p_pipe.add_argument("--lora", type=lora_rank, default=None, metavar="RANK", help=LORA_HELP)
     p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     p_pipe.add_argument(

@@ -66,7 +66,7 @@ def _cmd_train_sft(args: argparse.Namespace) -> int:
 
 def _cmd_train_rl(args: argparse.Namespace) -> int:
     from textgym.models.loading import load_tokenizer
-    from textgym.trainers.rl import train_rl
+    from textgym.trainers.rl import read_best, train_rl
 
     make_trackers(args.log, args.out, check_only=True)
     check_model_path(args.model, "--model")
@@ -84,6 +84,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         curriculum=parse_curriculum(args.curriculum),
         replay_share=args.replay_share,
         eval_every=args.eval_every,
+        keep_best=args.keep_best,
+        keep_best_mode=args.keep_best_mode,
         checkpoint_every=args.checkpoint_every,
         eval_games=args.eval_games,
         num_envs=args.num_envs,
@@ -97,6 +99,12 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
     with tracking(args.log, args.out) as hook:
         train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=hook)
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
+    if config.keep_best is not None:
+        best = read_best(config.out_dir)
+        print(
+            f"best: {config.out_dir}/best (step {best['step']}, "
+            f"{config.keep_best} {best['value']:.4g})"
+        )
     return 0
 
 
@@ -154,6 +162,8 @@ def add_parser(sub: Any) -> None:
         "micro_batch_tokens",
     ):
         config_option(p_rl, RLConfig, name)
+    config_option(p_rl, RLConfig, "keep_best", type=str, metavar="METRIC")
+    config_option(p_rl, RLConfig, "keep_best_mode", choices=("max", "min"))
     config_option(p_rl, RLConfig, "seed")
     config_option(p_rl, RLConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
     config_option(p_rl, RLConfig, "device")

@@ -189,6 +189,13 @@ class RLConfig:
     eval_conditions: tuple[str, ...] | None = None
     """The conditions of those evaluations (names or ``NAME=VALUE`` pairs, see
     :func:`textgym.evaluation.evaluate`); None: the env's own evaluation conditions."""
+    keep_best: str | None = None
+    """A metric of the evaluations (``eval/<condition>/reward``, or one the ``checks`` of
+    :func:`~textgym.trainers.rl.train_rl` return): the model where it was best so far, the
+    start included, is kept in ``out_dir/best``, with ``best.json`` (its step, its value,
+    and every value checked). Needs ``eval_every``; None: only the last step is kept."""
+    keep_best_mode: Literal["max", "min"] = "max"
+    """Whether the best value of ``keep_best`` is the highest or the lowest."""
     dtype: str = "float32"
     """Weights' dtype: ``float32``, ``bfloat16``, ``float16``, ``auto`` (bfloat16 on a
     CUDA device that supports it, else float32) or ``bfloat16-mixed`` (float32 weights
@@ -246,6 +253,12 @@ class RLConfig:
             check_rank_value(self.lora_rank)
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        if self.keep_best_mode not in ("max", "min"):
+            raise ValueError(f"keep_best_mode must be 'max' or 'min', got {self.keep_best_mode!r}")
+        if self.keep_best is not None and not self.eval_every:
+            raise ValueError(
+                f"keep_best ({self.keep_best!r}) needs evaluations: set eval_every >= 1"
+            )
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         self.view  # noqa: B018  (checks history and max_new_tokens)

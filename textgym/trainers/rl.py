@@ -12,8 +12,10 @@ one short named stage per line:
 3. advantage = episode reward minus its group's mean;
 4. one CISPO optimizer step over every model turn (:func:`~textgym.trainers.step.cispo_step`);
 5. :func:`step_metrics`: log to ``metrics.jsonl``, evaluate now and then under the env's
-   evaluation conditions, checkpoint every ``checkpoint_every`` steps; at the end, plot
-   the four reward curves to ``training.png`` (when matplotlib is installed).
+   evaluation conditions (or with the caller's ``checks``), keep the best model so far
+   when asked (``keep_best``: ``out_dir/best``), checkpoint every ``checkpoint_every``
+   steps; at the end, plot the four reward curves to ``training.png`` (when matplotlib is
+   installed).
 
 Every step's randomness derives from ``(seed, step)``, and checkpoints hold the model and
 tokenizer (``save_pretrained``), the optimizer state, the step and the replay states, so
@@ -62,9 +64,29 @@ from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens, prefix_report
 from textgym.utils.progress import progress_bar, shows_bars
 
+#: What the evaluation steps run when not the greedy games: ``checks(model, tokenizer)``
+#: returns metrics to log (e.g. an exact audit of the greedy player).
+Checks = Callable[[Any, Any], dict[str, float]]
+
+#: The file in ``out_dir/best`` that says which step it holds and what was checked.
+BEST_FILE = "best.json"
+
 
 def _checkpoint_dir(config: RLConfig) -> Path:
     return Path(config.out_dir) / "checkpoint"
+
+
+def best_dir(out_dir: str | Path) -> Path:
+    """Where a run with ``keep_best`` keeps its best model."""
+    return Path(out_dir) / "best"
+
+
+def read_best(out_dir: str | Path) -> dict[str, Any] | None:
+    """The ``best.json`` of a run with ``keep_best``: ``metric``, ``mode``, ``step`` and
+    ``value`` of the kept model, and ``checked`` (step -> value of every evaluation so
+    far, step 0 being the start); None when the run has none."""
+    path = best_dir(out_dir) / BEST_FILE
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def save_checkpoint(
@@ -217,6 +239,8 @@ class _Training:
     start_step: int
     joined: bool = False
     """This run joined the torchrun process group (and leaves it when done)."""
+    best: dict[str, Any] | None = None
+    """With ``keep_best``: what ``out_dir/best`` holds (:func:`read_best`)."""
 
 
 def _start(config: RLConfig, resume: bool) -> _Training:
@@ -350,11 +374,16 @@ def train_rl(
     resume: bool = False,
     progress: bool = True,
     on_metrics: Callable[[dict[str, Any]], None] | None = None,
+    checks: Checks | None = None,
 ) -> list[dict]:
     """Run (or resume) RL training; return the metrics of the steps run in this call.
 
     ``on_metrics`` gets each step's metrics once they are in ``metrics.jsonl`` (rank 0
     only): the hook for experiment trackers (:mod:`textgym.trainers.trackers`).
+    ``checks`` replaces the greedy games of the evaluation steps (``eval_every``): its
+    metrics are logged, and ``keep_best`` may name one of them. With ``keep_best``, a
+    fresh run evaluates its start model first (step 0), so ``out_dir/best`` never holds a
+    model worse than the start.
 
     Under ``torchrun --nproc_per_node N`` every rank plays its share of each batch's groups
     and the gradient is all-reduced (DDP; gloo on CPU, NCCL on GPU); rank 0 writes the
@@ -365,6 +394,10 @@ def train_rl(
     metrics_path.parent.mkdir(parents=True, exist_ok=True)  # every check has passed
     if run.rank == 0:
         _truncate_metrics(metrics_path, run.start_step)
+        if config.keep_best is not None:
+            run.best = read_best(config.out_dir) if resume else None
+            if run.best is None:  # the start is the first candidate
+                _offer_best(config, run, run.start_step, _evaluations(config, run, checks))
     history: list[dict] = []
     step = run.start_step
     started = time.perf_counter()
@@ -392,7 +425,7 @@ def train_rl(
             record = _mean_over_ranks(record, run.world)
             record["time/elapsed_s"] = time.perf_counter() - started
             if run.rank == 0:
-                _log_step(config, run, record, metrics_path, progress and not bars)
+                _log_step(config, run, record, metrics_path, progress and not bars, checks)
                 bar.update(1)
                 bar.set_postfix_str(" | ".join(filter(None, _summary(record))))
                 if on_metrics is not None:
@@ -415,18 +448,65 @@ def train_rl(
 
 
 def _log_step(
-    config: RLConfig, run: _Training, record: dict, metrics_path: Path, progress: bool
+    config: RLConfig,
+    run: _Training,
+    record: dict,
+    metrics_path: Path,
+    progress: bool,
+    checks: Checks | None = None,
 ) -> None:
-    """Evaluate when due, append the metrics line, print progress, checkpoint when due."""
+    """Evaluate when due, append the metrics line, print progress, keep the best model
+    when due, checkpoint when due (after it: a resume then re-checks no kept step)."""
     step = record["step"]
-    if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
-        record.update(greedy_checks(run.model, run.tokenizer, config))
+    evaluated = config.eval_every and (step % config.eval_every == 0 or step == config.steps)
+    if evaluated:
+        record.update(_evaluations(config, run, checks))
     with metrics_path.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
     if progress:
         _print_progress(record, step - run.start_step, config.steps - run.start_step, config)
+    if evaluated and config.keep_best is not None:
+        _offer_best(config, run, step, record)
     if step % config.checkpoint_every == 0 or step == config.steps:
         save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
+
+
+def _evaluations(config: RLConfig, run: _Training, checks: Checks | None) -> dict[str, float]:
+    """The metrics of an evaluation step: the caller's checks, else the greedy games."""
+    if checks is not None:
+        return {k: float(v) for k, v in checks(run.model, run.tokenizer).items()}
+    return greedy_checks(run.model, run.tokenizer, config)
+
+
+def _offer_best(config: RLConfig, run: _Training, step: int, record: dict) -> None:
+    """Keep the model in ``out_dir/best`` if ``record`` is its best evaluation so far."""
+    metric = config.keep_best
+    if metric not in record:
+        found = ", ".join(sorted(k for k in record if k != "step")) or "none"
+        raise ValueError(
+            f"keep_best {metric!r} is not a metric of the evaluations (they have: {found})"
+        )
+    value = float(record[metric])
+    best = run.best
+    checked = {**(best or {}).get("checked", {}), str(step): value}
+    better = (
+        best is None
+        or (config.keep_best_mode == "max" and value > best["value"])
+        or (config.keep_best_mode == "min" and value < best["value"])
+    )
+    if better:
+        best = {"metric": metric, "mode": config.keep_best_mode, "step": step, "value": value}
+    run.best = {**best, "checked": checked}
+    text = json.dumps(run.best, indent=2) + "\n"
+    if better:
+
+        def extra(folder: Path) -> None:
+            config.view.save(folder)
+            (folder / BEST_FILE).write_text(text)
+
+        save_model(best_dir(config.out_dir), run.model, run.tokenizer, extra)
+    else:
+        write_text_atomically(best_dir(config.out_dir) / BEST_FILE, text)
 
 
 def _summary(record: dict) -> tuple[str, str]:

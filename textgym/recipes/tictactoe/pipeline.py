@@ -63,6 +63,10 @@ SYSTEM_PROMPT = ""
 #: this line it learns that in a few minutes of SFT (docs/tictactoe-study.md: "What was tried").
 ENV_ID = "TextTicTacToe-LLM-Letters-v0"
 
+#: The metric a round with ``keep_best`` logs every ``eval_every`` steps and keeps the
+#: lowest of: the greedy student's exact loss probability (%) against perfect play.
+EXACT_LOSS = "audit/exact_loss"
+
 
 @dataclass
 class PipelineConfig:
@@ -136,6 +140,10 @@ class PipelineConfig:
     """Games per opponent in the evaluations."""
     eval_every: int = 10
     """Steps between the greedy checks logged during RL (0: none)."""
+    keep_best: bool = False
+    """Every ``eval_every`` steps of a CISPO round, audit the student against every line
+    of perfect play instead of the greedy checks, and make the round's model the audited
+    one with the lowest exact loss, the round's start included (off: the last step's)."""
     system_prompt: str | None = SYSTEM_PROMPT
     """What the model reads as the system message (None: the env's own rules; "": no
     system message)."""
@@ -183,6 +191,10 @@ class PipelineConfig:
         for name in ("rl1_replay", "rl2_replay"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.keep_best and not self.eval_every:
+            raise ValueError(
+                "keep_best audits the student every eval_every steps: set eval_every >= 1"
+            )
         for name in ("rl1_prob", "rl2_prob"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi <= 1.0:
@@ -289,21 +301,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "teacher_games": 2000,
         "sft_epochs": 2,
         "sft_batch_size": 32,
-        "sft_lr": 5e-4,
+        "sft_lr": 5e-5,
         "rl1_steps": 30,
         "rl1_prob": (0.0, 0.3),
-        "rl1_lr": 2e-4,
+        "rl1_lr": 2e-5,
         "rl1_replay": 0.25,
         "rl2_steps": 30,
         "rl2_prob": (0.0, 0.3),
-        "rl2_lr": 1e-4,
+        "rl2_lr": 1e-5,
         "games_per_batch": 64,
         "group_size": 8,
         "micro_batch_tokens": 1024,
         "eval_episodes": 200,
-        "eval_every": 0,
+        "eval_every": 10,
+        "keep_best": True,
         "board_audit": False,
-        "lora_rank": 16,
         "device": "cpu",
         "dtype": "bfloat16-mixed",
     },
@@ -390,6 +402,20 @@ class PipelineReport:
     it (a continued run keeps the earlier calls' peaks): ``rss`` (the process's peak
     resident memory so far) and on CUDA ``cuda`` (the stage's peak allocation)."""
     audits: list[AuditRow] = field(default_factory=list)
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """With ``keep_best``: per round (``RL1``, ``RL2``) the ``best.json`` of the model it
+    handed on (:func:`textgym.trainers.rl.read_best`)."""
+
+    def kept_lines(self) -> list[str]:
+        """One line per round with ``keep_best``: which step it kept, and why."""
+        lines = []
+        for name, best in self.kept.items():
+            checked = ", ".join(f"step {k}: {v:.2f}" for k, v in best["checked"].items())
+            lines.append(
+                f"- {name} is its step {best['step']}, the lowest exact loss of its audits "
+                f"(%; step 0 is the round's start): {checked}"
+            )
+        return lines
 
     def audit_table(self) -> str:
         """The board audits as a Markdown table."""
@@ -769,6 +795,8 @@ class _PipelineRun:
             env_id=config.env_id,
             eval_every=config.eval_every,
             eval_games=min(config.eval_episodes, 100),
+            keep_best=EXACT_LOSS if config.keep_best else None,
+            keep_best_mode="min",
             checkpoint_every=max(1, min(10, steps)),
             seed=config.seed + (1 if name == "rl1" else 2),
             micro_batch_tokens=config.micro_batch_tokens,
@@ -791,9 +819,22 @@ class _PipelineRun:
         for name in self.rounds():
             self.rl_config(name, self.out / "sft")
 
+    def exact_loss(self, model: Any, tokenizer: Any) -> dict[str, float]:
+        """The greedy student against every line of perfect play: its exact loss
+        probability (%) and its mistakes (the checks of a round with ``keep_best``)."""
+        from textgym.policies.hf import HFPolicy
+
+        policy = HFPolicy(
+            model, tokenizer, temperature=0.0, max_new_tokens=self.config.max_new_tokens
+        )
+        lines = audit_perfect_lines(policy, self.config.view)
+        return {EXACT_LOSS: 100.0 * lines.loss, "audit/mistakes": float(len(lines.mistakes))}
+
     def rl(self, name: str, start: Path) -> Path:
-        """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns its checkpoint."""
-        from textgym.trainers.rl import train_rl
+        """3-4. One CISPO round (``rl1`` or ``rl2``) from ``start``; returns the model it
+        hands on: its last checkpoint, or with ``keep_best`` the audited checkpoint with
+        the lowest exact loss (the start included)."""
+        from textgym.trainers.rl import best_dir, read_best, train_rl
 
         started = time.perf_counter()
         rl_config = self.rl_config(name, start)
@@ -801,11 +842,18 @@ class _PipelineRun:
         _log(
             f"{name}: {rl_config.steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}"
         )
-        train_rl(rl_config, resume=True, progress=self.progress)
-        checkpoint = self.out / name / "checkpoint"
+        checks = self.exact_loss if self.config.keep_best else None
+        train_rl(rl_config, resume=True, progress=self.progress, checks=checks)
+        model = self.out / name / "checkpoint"
+        if self.config.keep_best:
+            model = best_dir(self.out / name)
+            best = read_best(self.out / name)
+            self.report.kept[name.upper()] = best
+            checked = ", ".join(f"{v:.2f} % at step {k}" for k, v in best["checked"].items())
+            _log(f"{name} keeps step {best['step']} (exact loss {checked})")
         self.spend(name, started)
-        self.evaluate_stage(name.upper(), checkpoint)
-        return checkpoint
+        self.evaluate_stage(name.upper(), model)
+        return model
 
     def finish(self, final: Path, final_name: str) -> PipelineReport:
         """5. The final student sampled at T=1, the timings and the report."""
@@ -838,6 +886,8 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
         report.table(),
         "",
     ]
+    if report.kept:
+        lines += [*report.kept_lines(), ""]
     if report.audits:
         lines += [
             "Board audit: each player's greedy move on every position of the game where it is",
@@ -882,6 +932,7 @@ def write_report(config: PipelineConfig, report: PipelineReport) -> Path:
 
 __all__ = [
     "ENV_ID",
+    "EXACT_LOSS",
     "PRESETS",
     "SMOLLM2",
     "SYSTEM_PROMPT",
