@@ -23,7 +23,7 @@ import time
 import torch
 
 from textgym.envs.tictactoe import rules, solver
-from textgym.envs.tictactoe.env import _compact_text, _letters_text
+from textgym.envs.tictactoe.text import compact_text, letters_text
 from textgym.models.loading import load_model
 from textgym.models.tiny import build_tiny_model
 from textgym.policies.hf import encode_chat
@@ -37,11 +37,11 @@ def observation(fmt: str, board: str, mark: rules.Mark) -> str:
     other = rules.other(mark)
     free = "".join(str(i + 1) for i, c in enumerate(board) if c == rules.EMPTY)
     if fmt == "compact":
-        return _compact_text(board, mark, None, "none")
+        return compact_text(board, mark, None, "none")
     if fmt == "letters":
-        return _letters_text(board, mark, None, "none")
+        return letters_text(board, mark, None, "none")
     if fmt == "nolegal":
-        return _compact_text(board, mark, None, "none").split(" legal ")[0]
+        return compact_text(board, mark, None, "none").split(" legal ")[0]
     if fmt == "pairs":
         cells = " ".join(f"{i + 1}{c if c != rules.EMPTY else '.'}" for i, c in enumerate(board))
         return f"{mark} {cells}"

@@ -273,38 +273,47 @@ def test_the_tag_token_presets_lower_the_sft_learning_rate(name, tmp_path, monke
 def test_the_smollm2_cpu_preset_runs_end_to_end_at_a_few_games(
     smollm2_gguf, tmp_path, monkeypatch
 ) -> None:
-    """The CPU recipe on the real model, shrunk to a few games: bfloat16 compute, LoRA,
-    the perfect-play audit of every stage and no board audit."""
-    pytest.importorskip("peft")
-    from textgym.models.loading import is_adapter
-
+    """The CPU recipe on the real model, shrunk to a few games: bfloat16 compute, full
+    fine-tuning, the perfect-play audit of every stage and no board audit, and each round
+    hands on its audited checkpoint with the lowest exact loss."""
     config = few_games_config(
         "smollm2-cpu",
         smollm2_gguf,
         tmp_path,
         monkeypatch,
     )
-    assert (config.dtype, config.lora_rank, config.board_audit) == ("bfloat16-mixed", 16, False)
+    assert (config.dtype, config.lora_rank, config.board_audit) == ("bfloat16-mixed", None, False)
+    assert config.keep_best and config.eval_every
     report = run_pipeline(config, progress=False)
     out = tmp_path / "run"
-    for stage in ("sft", "rl1/checkpoint", "rl2/checkpoint"):
-        assert is_adapter(out / stage), stage
+    for stage in ("sft", "rl1/checkpoint", "rl2/checkpoint", "rl1/best", "rl2/best"):
+        assert (out / stage / "model.safetensors").is_file(), stage
     audits = {a.stage: a for a in report.audits}
     assert {"perfect", "base", "SFT", "RL1", "RL2"} <= set(audits)
     assert audits["perfect"].lines_loss == 0.0 and audits["perfect"].positions == 0
     assert all(a.lines_positions > 0 for a in audits.values())
     rl = [json.loads(line) for line in (out / "rl2" / "metrics.jsonl").read_text().splitlines()]
     assert rl[-1]["perf/micro_batches"] >= 1
-    assert "| - | - | - |" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "| - | - | - |" in text
+    # each round's checks: its start (step 0, the audit of the stage before) and step 1
+    for before, name in (("SFT", "RL1"), ("RL1", "RL2")):
+        best = report.kept[name]
+        assert set(best["checked"]) == {"0", "1"}
+        assert best["checked"]["0"] == pytest.approx(audits[before].lines_loss)
+        assert best["value"] == min(best["checked"].values())
+        assert audits[name].lines_loss == pytest.approx(best["value"])
+        assert f"- {name} is its step {best['step']}" in text
 
-    # a LoRA run continued: the saved adapters count as done, nothing is trained twice
-    adapter = out / "sft" / "adapter_model.safetensors"
-    stamp = adapter.stat().st_mtime_ns
+    # a run continued: the saved models count as done, nothing is trained twice
+    weights = out / "sft" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
     lines = (out / "results.jsonl").read_text().splitlines()
     again = run_pipeline(config, progress=False)
-    assert adapter.stat().st_mtime_ns == stamp
+    assert weights.stat().st_mtime_ns == stamp
     assert (out / "results.jsonl").read_text().splitlines() == lines
     assert [r.loss for r in again.rows] == [r.loss for r in report.rows]
+    assert again.kept == report.kept
 
 
 def test_a_model_without_a_chat_template_is_refused_before_any_work(

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from textgym.envs.tictactoe.env import CELL_ACTIONS
+from textgym.envs.tictactoe.text import CELL_ACTIONS
 
 
 def encode_board(board: str, mark: str) -> np.ndarray:

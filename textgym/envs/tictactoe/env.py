@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +19,20 @@ from textgym.envs.tictactoe.opponents import Opponent, make_opponent
 from textgym.envs.tictactoe.players import TicTacToeReference, named_players
 from textgym.envs.tictactoe.rules import Board, Mark
 from textgym.envs.tictactoe.solver import best_response_to_random
+from textgym.envs.tictactoe.text import (
+    ACTION_TO_CELL,
+    CELL_ACTIONS,
+    COMPACT_PROMPT,
+    LETTERS_PROMPT,
+    RULES_PROMPT,
+    SYSTEM_PROMPT,
+    ObservationStyle,
+    compact_text,
+    full_text,
+    legal_action_strings,
+    letters_text,
+)
 
-#: Exact action strings for cells 0..8 (people and models number cells 1..9).
-CELL_ACTIONS: tuple[str, ...] = tuple(str(i + 1) for i in range(9))
-_ACTION_TO_CELL: dict[str, int] = {a: i for i, a in enumerate(CELL_ACTIONS)}
 _POSITION_OPTIONS = ("agent_mark", "agent_first", "board")
 _TRITS = str.maketrans(".XO", "012")
 
@@ -41,110 +50,6 @@ TurnRngFactory = Callable[[int, int], np.random.Generator]
 def board_code(board: Board) -> int:
     """The board as a base-3 number (``.``=0, ``X``=1, ``O``=2): the env's state key."""
     return int(board.translate(_TRITS), 3)
-
-
-RULES_PROMPT = (
-    "You are playing tic-tac-toe on a 3x3 board against an opponent. "
-    "Players take turns placing their mark (X or O) in a free cell; the first to get three "
-    "marks in a row, column or diagonal wins, and a full board without a line is a draw. "
-    "Cells are numbered 1 to 9, left to right and top to bottom; a free cell shows its "
-    "number. Each turn you see the board and the legal moves."
-)
-SYSTEM_PROMPT = (
-    RULES_PROMPT + " Answer with the number of the free cell you want to play, and nothing else."
-)
-
-
-@cache
-def _legal_actions(board: Board) -> tuple[str, ...]:
-    return tuple(CELL_ACTIONS[c] for c in rules.legal_moves(board))
-
-
-_GAME_OVER = {
-    "win": "Game over: you win.",
-    "draw": "Game over: draw.",
-    "loss": "Game over: you lose.",
-}
-
-
-@lru_cache(maxsize=1 << 16)
-def _observation_text(
-    board: Board,
-    mark: Mark,
-    opponent_move: int | None,
-    first_turn: bool,
-    invalid_reason: str | None,
-    result: str,
-) -> str:
-    """The text the player sees: a pure function of the visible state, hence memoized."""
-    lines = [f"You play {mark}; the opponent plays {rules.other(mark)}."]
-    if opponent_move is not None:
-        lines.append(f"The opponent played {opponent_move + 1}.")
-    elif first_turn:
-        lines.append("You move first.")
-    lines += ["", rules.render(board), ""]
-    if invalid_reason is not None:
-        lines.append(f"Illegal move: {invalid_reason}. Game over: you lose.")
-    elif result == "none":
-        lines.append("Legal moves: " + ", ".join(_legal_actions(board)))
-        lines.append(f"Your move ({mark}):")
-    else:
-        lines.append(_GAME_OVER[result])
-    return "\n".join(lines)
-
-
-@lru_cache(maxsize=1 << 16)
-def _compact_text(board: Board, mark: Mark, invalid_reason: str | None, result: str) -> str:
-    """One line: the player's mark, the rows (free cells numbered) and the legal moves."""
-    cells = "".join(c if c != rules.EMPTY else str(i + 1) for i, c in enumerate(board))
-    return _one_line(
-        mark, cells, invalid_reason, result, f" legal {''.join(_legal_actions(board))}"
-    )
-
-
-def _one_line(
-    mark: Mark, cells: str, invalid_reason: str | None, result: str, ongoing: str = ""
-) -> str:
-    """``mark r1/r2/r3`` then ``ongoing`` while the game runs, else how it ended."""
-    head = f"{mark} {cells[0:3]}/{cells[3:6]}/{cells[6:9]}"
-    if invalid_reason is not None:
-        return f"{head} illegal: {invalid_reason}. loss"
-    if result == "none":
-        return head + ongoing
-    return f"{head} {result}"
-
-
-COMPACT_PROMPT = (
-    " Each turn you see one line: your mark, the three rows from top to bottom separated by"
-    " '/', free cells shown as their number, then the legal moves, e.g. 'X 1O3/4X6/78O legal"
-    " 134678'."
-)
-
-#: The letters of cells 1-9 holding the player's own marks; the opponent's are upper case.
-OWN_LETTERS = "abcdefghi"
-OPPONENT_LETTERS = OWN_LETTERS.upper()
-
-
-@lru_cache(maxsize=1 << 16)
-def _letters_text(board: Board, mark: Mark, invalid_reason: str | None, result: str) -> str:
-    """One line: the player's mark, then one character per cell naming cell and owner."""
-    other = rules.other(mark)
-    cells = "".join(
-        OWN_LETTERS[i] if c == mark else OPPONENT_LETTERS[i] if c == other else str(i + 1)
-        for i, c in enumerate(board)
-    )
-    return _one_line(mark, cells, invalid_reason, result)
-
-
-LETTERS_PROMPT = (
-    " Each turn you see one line: your mark, then the three rows from top to bottom separated"
-    " by '/', one character per cell: a free cell is its number, a cell you hold is the"
-    " letter a-i of its number (cell 1 is a, cell 9 is i), a cell the opponent holds is"
-    " that letter in upper case, so the numbers left are the legal moves; e.g."
-    " 'X 1B3/4e6/78I': you hold 5, the opponent 2 and 9."
-)
-
-ObservationStyle = Literal["full", "compact", "letters"]
 
 
 class TextTicTacToeEnv(TextEnv):
@@ -330,7 +235,7 @@ class TextTicTacToeEnv(TextEnv):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Play the agent's move, then the opponent's reply if the game goes on."""
         action = self._check_action(action)
-        cell = _ACTION_TO_CELL.get(action.strip())
+        cell = ACTION_TO_CELL.get(action.strip())
         invalid_reason: str | None = None
         if cell is None or self._board[cell] != rules.EMPTY:
             invalid_reason = self.explain_invalid(action)
@@ -383,11 +288,11 @@ class TextTicTacToeEnv(TextEnv):
 
     def _observe(self, invalid_reason: str | None, result: str) -> str:
         if self.observation_style == "compact":
-            self._last_text = _compact_text(self._board, self._mark, invalid_reason, result)
+            self._last_text = compact_text(self._board, self._mark, invalid_reason, result)
         elif self.observation_style == "letters":
-            self._last_text = _letters_text(self._board, self._mark, invalid_reason, result)
+            self._last_text = letters_text(self._board, self._mark, invalid_reason, result)
         else:
-            self._last_text = _observation_text(
+            self._last_text = full_text(
                 self._board,
                 self._mark,
                 self._opponent_move,
@@ -400,7 +305,7 @@ class TextTicTacToeEnv(TextEnv):
     def _info(self, invalid_reason: str | None, result: str, outcome: float) -> dict[str, Any]:
         move = self._opponent_move
         info: dict[str, Any] = {
-            "legal_actions": [] if invalid_reason else list(_legal_actions(self._board)),
+            "legal_actions": [] if invalid_reason else list(legal_action_strings(self._board)),
             "board": self._board,
             "agent_mark": self._mark,
             "first_mark": self._first,
@@ -475,7 +380,7 @@ class TextTicTacToeEnv(TextEnv):
 
     def explain_invalid(self, action: str) -> str:
         """Why ``action`` is not a legal move now, in a few words for the player."""
-        cell = _ACTION_TO_CELL.get(action.strip()) if isinstance(action, str) else None
+        cell = ACTION_TO_CELL.get(action.strip()) if isinstance(action, str) else None
         if cell is None:
             return "not a cell number from 1 to 9"
         if self._board[cell] != rules.EMPTY:
