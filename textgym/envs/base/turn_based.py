@@ -43,6 +43,9 @@ class TurnBasedGame(ABC):
     rules: str = ""
     """The rules and the answer format, as a player reads them (a system prompt)."""
 
+    start_options: tuple[str, ...] = ()
+    """The keys :meth:`start` accepts in its options."""
+
     @abstractmethod
     def start(self, rng: np.random.Generator, options: dict[str, Any] | None = None) -> None:
         """Start a new game; chance events of the whole game draw from ``rng``."""
@@ -64,6 +67,12 @@ class TurnBasedGame(ABC):
         """Play ``action``, one of :meth:`legal_actions`, for the seat to move.
 
         Raises ``ValueError`` for anything else: a game never guesses."""
+
+    @abstractmethod
+    def forfeit(self, reason: str) -> None:
+        """The seat to move loses the game at once (it answered something that is not a
+        legal action; ``reason`` says what, and its observation shows it): the game is
+        over, that seat's return is -1 and every other seat's 1."""
 
     @abstractmethod
     def returns(self) -> tuple[float, ...]:

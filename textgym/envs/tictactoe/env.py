@@ -15,6 +15,7 @@ from textgym.core import (
     text_space,
 )
 from textgym.envs.tictactoe import rules
+from textgym.envs.tictactoe.game import TicTacToeGame
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
 from textgym.envs.tictactoe.players import TicTacToeReference, named_players
 from textgym.envs.tictactoe.rules import Board, Mark
@@ -181,7 +182,9 @@ class TextTicTacToeEnv(TextEnv):
         #: :class:`textgym.wrappers.PerTurnSeeding`).
         self.turn_rng_factory: TurnRngFactory | None = None
         self.episode_key = 0
-        self._board: Board = rules.EMPTY_BOARD
+        #: The game itself (:class:`~textgym.envs.tictactoe.game.TicTacToeGame`): whose
+        #: turn it is, each seat's view, the board; the agent plays seat ``agent_seat``.
+        self.game = TicTacToeGame(observation_style)
         self._mark: Mark = "X"
         self._first: Mark = "X"
         self._opponent_move: int | None = None
@@ -217,15 +220,16 @@ class TextTicTacToeEnv(TextEnv):
         else:
             self._episode_opponent = self.opponent
 
-        self._board = rules.EMPTY_BOARD
         self._opponent_move = None
         self._turn = 0
         self._episode_active = True
+        board = rules.EMPTY_BOARD
         if "board" in options:
-            self._board, self._mark, self._first = _check_start_board(
+            board, self._mark, self._first = _check_start_board(
                 options["board"], mark, self._mark, _check_first(options.get("agent_first"))
             )
-        elif not agent_first:
+        self.game.start(self.np_random, {"first_mark": self._first, "board": board})
+        if "board" not in options and not agent_first:
             self._opponent_plays()
         obs = self._observe(None, "none")
         if self.render_mode == "human":
@@ -241,8 +245,7 @@ class TextTicTacToeEnv(TextEnv):
             invalid_reason = self.explain_invalid(action)
         self._turn += 1
         if invalid_reason is None:
-            board = self._board
-            self._board = board[:cell] + self._mark + board[cell + 1 :]  # type: ignore[index,operator]
+            self.game.play(CELL_ACTIONS[cell])
             self._opponent_move = None
             if rules.winner(self._board) is None:
                 self._opponent_plays()
@@ -266,6 +269,15 @@ class TextTicTacToeEnv(TextEnv):
 
     # ------------------------------------------------------------------ game logic
 
+    @property
+    def _board(self) -> Board:
+        return self.game.board
+
+    @property
+    def agent_seat(self) -> int:
+        """The agent's seat in :attr:`game` (0 moves first)."""
+        return 0 if self._first == self._mark else 1
+
     def _opponent_plays(self) -> None:
         if self.turn_rng_factory is not None:
             rng = self.turn_rng_factory(self.episode_key, self.state_key())
@@ -275,7 +287,7 @@ class TextTicTacToeEnv(TextEnv):
         cell = int(self._episode_opponent.act(board, rng, self._first))
         if not 0 <= cell < 9 or board[cell] != rules.EMPTY:
             raise RuntimeError(f"opponent {self._episode_opponent!r} played invalid cell {cell}")
-        self._board = board[:cell] + rules.other(self._mark) + board[cell + 1 :]
+        self.game.play_cell(cell)
         self._opponent_move = cell
 
     def _result(self, invalid_reason: str | None) -> str:
