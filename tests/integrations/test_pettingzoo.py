@@ -79,3 +79,19 @@ def test_bad_input_is_one_clear_error() -> None:
         TextAECEnv("tic-tac-toe")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="board"):
         TextAECEnv(TicTacToeGame()).reset(options={"board": "XX......."})
+
+
+def test_kuhn_poker_passes_the_api_test_and_deals_from_the_seed() -> None:
+    from textgym.envs.kuhn.game import KuhnPokerGame
+
+    with pytest.warns(UserWarning, match="not start options"):
+        api_test(TextAECEnv(KuhnPokerGame()), num_cycles=50)
+    seed_test(lambda: TextAECEnv(KuhnPokerGame()), num_cycles=20)
+    env = TextAECEnv(KuhnPokerGame())
+    deals = set()
+    for seed in range(30):
+        env.reset(seed=seed)
+        deals.add(env.game.cards)
+        totals, _ = _play(env, lambda agent, info: info["legal_actions"][-1])  # bet, fold
+        assert totals["player_0"] == -totals["player_1"] == 1.0  # bet, fold: +1
+    assert len(deals) == 6
