@@ -62,7 +62,11 @@ def test_every_env_rolls_out_evaluates_and_trains_through_the_api(
     # one SFT step on the imperfect reference teacher's episodes
     teacher = make_policy("reference:0.8", env_id, seed=0)
     kept, played = teacher_episodes(
-        teacher, View(env_id, history="full"), 6, seed=0, min_reward=0.0
+        teacher,
+        View(env_id, history="full"),
+        6,
+        seed=0,
+        min_reward=-10.0,  # keep every game
     )
     assert len(played) == 6 and len(kept) == 6
     before = [p.detach().clone() for p in model.parameters()]
@@ -100,7 +104,7 @@ def test_every_env_through_the_command_line(env_id, tiny_model_path, tmp_path, c
 
     sft = tmp_path / "sft"
     argv = ["train", "sft", "--env", env_id, "--model", str(tiny_model_path), "--out", str(sft)]
-    argv += ["--teacher", "reference:0.8", "--games", "6", "--epochs", "1", "--min-reward", "0"]
+    argv += ["--teacher", "reference:0.8", "--games", "6", "--epochs", "1", "--min-reward", "-10"]
     assert main(argv) == 0, capsys.readouterr().err
     view = json.loads((sft / "textgym_view.json").read_text())
     assert view["env_id"] == env_id and view["history"] == "full"

@@ -32,6 +32,17 @@ ENV_SPECS: dict[str, tuple[str, dict[str, object], str]] = {
         {"observation_style": "letters"},
         "TextTicTacToe-LLM-v0 with one character per cell and owner (X 1B3/4e6/78I).",
     ),
+    "TextKuhnPoker-v0": (
+        "textgym.envs.kuhn.env:TextKuhnPokerEnv",
+        {},
+        "Two players, hidden cards: one hand of Kuhn poker against an equilibrium bot.",
+    ),
+    "TextKuhnPoker-LLM-v0": (
+        "textgym.envs.kuhn.llm:make_llm_kuhn",
+        {},
+        "TextKuhnPoker-v0 + PerTurnSeeding + InvalidMovePenalty + FormatCheck "
+        "(<action>bet</action>).",
+    ),
     "TextReverse-v0": (
         "textgym.envs.reverse.env:TextReverseEnv",
         {},

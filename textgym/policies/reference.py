@@ -10,6 +10,7 @@ quality is one number, the same knob in every env.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -38,6 +39,8 @@ class ReferencePolicy:
         self.player = player
         self.quality = float(quality)
         self.rng = np.random.default_rng(seed)
+        #: A mixed player (poker) draws its answer too: its ``answer`` takes ``rng``.
+        self._mixed = "rng" in inspect.signature(player.answer).parameters
 
     def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
         """One answer per conversation."""
@@ -45,7 +48,9 @@ class ReferencePolicy:
         for conversation in conversations:
             good = self.quality >= 1.0 or self.rng.random() < self.quality
             try:
-                if good:
+                if good and self._mixed:
+                    text = self.player.answer(conversation, self.rng)  # type: ignore[call-arg]
+                elif good:
                     text = self.player.answer(conversation)
                 else:
                     text = self.player.mistake(conversation, self.rng)

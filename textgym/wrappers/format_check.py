@@ -36,6 +36,7 @@ class FormatCheck(gym.Wrapper[str, str, str, str]):
         think_tag: the optional reasoning tag name, or None to disallow reasoning blocks.
         format_reward: total format reward of a fully compliant episode (default 0.2).
         strict: require nothing but whitespace outside the think block and answer tag.
+        example: the answer shown in the instructions' example (``<move>5</move>``).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class FormatCheck(gym.Wrapper[str, str, str, str]):
         think_tag: str | None = "think",
         format_reward: float = 0.2,
         strict: bool = False,
+        example: str = "5",
     ) -> None:
         check_tag_name(tag)
         if think_tag is not None:
@@ -61,6 +63,7 @@ class FormatCheck(gym.Wrapper[str, str, str, str]):
         self.think_tag = think_tag
         self.format_reward = float(format_reward)
         self.strict = bool(strict)
+        self.example = str(example)
         self.answers = 0
         self.well_formed = 0
         self._granted = 0.0
@@ -84,7 +87,7 @@ class FormatCheck(gym.Wrapper[str, str, str, str]):
         )
         return (
             f"{rules}\n\n{think}Give your final answer inside <{self.tag}>...</{self.tag}>, "
-            f"for example <{self.tag}>5</{self.tag}>."
+            f"for example <{self.tag}>{self.example}</{self.tag}>."
         ).strip()
 
     def format_action(self, action: str) -> str:

@@ -88,8 +88,9 @@ class TurnBasedGame(ABC):
         return action if action in self.legal_actions() else None
 
     def explain_illegal(self, text: str) -> str:
-        """Why ``text`` is not a legal action now, in words a player reads."""
-        return f"{text.strip()[:40]!r} is not one of {', '.join(self.legal_actions())}"
+        """Why ``text`` is not a legal action now, in words a player reads (the default
+        does not repeat the text: an observation holds only what its space allows)."""
+        return f"not one of {', '.join(self.legal_actions())}"
 
     def state_key(self) -> int:
         """A key of what the seat to move may know, stable across processes (per-turn

@@ -103,8 +103,9 @@ class KuhnPokerGame(TurnBasedGame):
 
     def explain_illegal(self, text: str) -> str:
         """Why ``text`` is not a legal action now."""
-        word = text.strip().lower()[:20] if isinstance(text, str) else ""
-        return f"{word!r} is not one of {', '.join(self.legal_actions())}"
+        word = text.strip().lower() if isinstance(text, str) else ""
+        shown = repr(word) if word.isascii() and word.isalpha() and len(word) <= 12 else "that"
+        return f"{shown} is not one of {', '.join(self.legal_actions())}"
 
     def observe(self, seat: int) -> str:
         """Seat ``seat``'s card, the moves so far, and its legal actions or the result;
