@@ -120,6 +120,13 @@ class TextTicTacToeEnv(TextEnv):
     of lost positions uses them); when it ends, ``episode_metrics`` (``win``, ``draw``,
     ``loss``, each 0 or 1).
 
+    ## Two seats
+    The game itself is ``env.unwrapped.game``, a
+    :class:`~textgym.envs.tictactoe.game.TicTacToeGame`: whose turn it is, each seat's
+    view, the board. The agent plays its seat ``agent_seat`` (0 moves first). The same
+    game is seen by both seats from outside through
+    :func:`textgym.integrations.pettingzoo.aec_env`.
+
     ## Version History
     * v0: initial version.
     """
