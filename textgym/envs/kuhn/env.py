@@ -61,13 +61,12 @@ class TextKuhnPokerEnv(SeatEnv):
     ## Info
     ``legal_actions``, ``seat``, ``invalid_action``, ``invalid_reason``,
     ``opponent_actions``, ``opponent_fallbacks``, ``reward_components`` (``outcome``); at
-    the end ``episode_metrics``: ``return`` (net chips), ``win``, ``loss`` (0 or 1).
+    the end ``episode_metrics``: ``return`` (net chips), ``win``, ``draw`` (never: a hand
+    always has a winner), ``loss`` (0 or 1).
 
     ## Version History
     * v0: initial version.
     """
-
-    rate_metrics = ("win", "loss")
 
     def __init__(
         self,
