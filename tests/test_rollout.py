@@ -72,3 +72,49 @@ def test_last_history_shows_only_system_and_latest_observation() -> None:
             assert [m["role"] for m in t.messages] == ["system", "user"]
     with pytest.raises(ValueError, match="history"):
         rollout(policy, View("TextTicTacToe-LLM-v0", history="some"), [0])  # type: ignore[arg-type]
+
+
+class _CountingPolicy:
+    """Wraps a policy and records the size of every call."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.sizes = policy, []
+
+    def complete(self, conversations):
+        self.sizes.append(len(conversations))
+        return self.policy.complete(conversations)
+
+
+@pytest.mark.parametrize("env_id", ["TextTicTacToe-LLM-Letters-v0", "TextKuhnPoker-LLM-v0"])
+def test_an_opponent_policy_plays_batched_and_as_if_called_one_by_one(env_id) -> None:
+    """With ``opponent=``, the opponent's turns of all envs in a round are one call, and
+    the episodes are those of envs that call the same policy themselves, one turn at a
+    time, in the same order."""
+    import gymnasium as gym
+
+    from textgym.policies.by_name import make_policy
+
+    def play(batched: bool):
+        player = make_policy("reference:0.7", env_id, 0)
+        other = _CountingPolicy(make_policy("reference:0.7", env_id, 1))
+        if batched:
+            episodes = rollout(player, env_id, list(range(24)), num_envs=8, opponent=other)
+        else:
+            make = lambda: gym.make(env_id, opponent=other)  # noqa: E731
+            episodes = rollout(player, make, list(range(24)), num_envs=8)
+        return [[t.completion.text for t in e.turns] + [e.total_reward] for e in episodes], other
+
+    batched, one = play(True)
+    alone, each = play(False)
+    assert batched == alone
+    assert set(each.sizes) == {1} and max(one.sizes) > 1
+    assert sum(one.sizes) == sum(each.sizes) and len(one.sizes) < len(each.sizes)
+
+
+def test_an_opponent_needs_an_env_that_takes_one() -> None:
+    from textgym.evaluation import evaluate
+
+    with pytest.raises(ValueError, match="no seat for an opponent policy"):
+        evaluate("reference", episodes=2, view="TextReverse-v0", opponent_policy="reference")
+    with pytest.raises(ValueError, match="not an env factory"):
+        rollout(_CountingPolicy(None), lambda: None, [0], opponent=_CountingPolicy(None))

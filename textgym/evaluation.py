@@ -12,6 +12,7 @@ episode is appended as it finishes, and ``resume`` skips the episodes already th
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -22,13 +23,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from textgym.core import Policy
+from textgym.core import Completion, Conversation, Policy
 from textgym.envs import probe_env
 from textgym.policies.by_name import make_policy
 from textgym.rollout import Episode, rollout
 from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
 from textgym.utils.tables import format_table, markdown_table
-from textgym.view import DEFAULT_ENV, View, as_view
+from textgym.view import DEFAULT_ENV, View, as_view, load_view
 
 
 def episode_seeds(seed: int, n: int) -> list[int]:
@@ -323,6 +324,7 @@ def evaluate(
     base_url: str | None = None,
     device: str | None = None,
     dtype: str = "float32",
+    opponent_policy: str | None = None,
 ) -> Summary:
     """Play ``episodes`` episodes of the view's env under ``condition`` and summarize them.
 
@@ -342,6 +344,11 @@ def evaluate(
             :func:`resumed_records`).
         device: where an ``hf:`` policy's model runs.
         dtype: the dtype an ``hf:`` policy's model is loaded in.
+        opponent_policy: a policy by name (as ``policy``) that plays the env's other seat
+            instead of its bot, in a two-player env; an ``hf:`` model sees its own
+            recorded view (system prompt, answer budget). Its turns are batched across
+            the envs (:func:`textgym.rollout.rollout`); the records and the resume key
+            carry its name.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -363,9 +370,14 @@ def evaluate(
             device=device,
             dtype=dtype,
         )
+    opponent = None
+    if opponent_policy is not None:
+        opponent = opponent_policy_obj(opponent_policy, env_id, seed, temperature, view)
     summary = Summary(policy, condition, rates=rates)
     seeds = episode_seeds(seed, episodes)
     settings = run_settings(view, temperature)
+    if opponent_policy is not None:
+        settings["opponent_policy"] = opponent_policy
     done: dict[int, dict[str, Any]] = {}
     if out is not None and resume:
         done = resumed_records(out, (policy, condition, env_id), seeds, settings)
@@ -400,6 +412,7 @@ def evaluate(
             num_envs=num_envs,
             on_episode=save,
             progress=progress,
+            opponent=opponent,
         )
     finally:
         if fh is not None:
@@ -408,8 +421,45 @@ def evaluate(
     return summary
 
 
+def opponent_policy_obj(
+    name: str, env_id: str, seed: int, temperature: float, view: View
+) -> Policy:
+    """The opponent policy ``name`` for ``env_id``: seeded apart from the player (seed + 1),
+    and an ``hf:`` model in its own recorded view (its system prompt replaces the one the
+    env offers; its answer budget is its own)."""
+    with probe_env(env_id) as env:
+        if "opponent" not in inspect.signature(type(env.unwrapped).__init__).parameters:
+            raise ValueError(
+                f"{env_id} has no seat for an opponent policy (its env takes no opponent)"
+            )
+    budget, system = view.max_new_tokens, None
+    if name.startswith("hf:"):
+        own = load_view(name[3:])
+        if own is not None:
+            budget, system = own.max_new_tokens, own.system_prompt
+    policy = make_policy(name, env_id, seed + 1, temperature, budget)
+    return policy if system is None else SystemPromptPolicy(policy, system)
+
+
+class SystemPromptPolicy:
+    """A policy that reads ``system_prompt`` instead of the system message it is given
+    ("" drops it): an opponent model sees the view it was trained with."""
+
+    def __init__(self, policy: Policy, system_prompt: str) -> None:
+        self.policy = policy
+        self.system_prompt = system_prompt
+
+    def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
+        """The inner policy's answers to the conversations with the system message replaced."""
+        head = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return self.policy.complete(
+            [head + [m for m in c if m.get("role") != "system"] for c in conversations]
+        )
+
+
 __all__ = [
     "Summary",
+    "SystemPromptPolicy",
     "condition_options",
     "episode_record",
     "episode_seeds",
@@ -418,6 +468,7 @@ __all__ = [
     "evaluation_note",
     "format_table",
     "markdown_table",
+    "opponent_policy_obj",
     "rate_metrics",
     "read_records",
     "resumed_records",

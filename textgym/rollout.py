@@ -9,6 +9,7 @@ components.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -67,6 +68,100 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
+class OpponentBatcher:
+    """An opponent policy shared by the envs of one rollout, whose turns are batched.
+
+    Each env holds this object as its opponent (any env that takes a policy opponent:
+    :class:`~textgym.envs.base.seat_env.SeatEnv`, the tic-tac-toe envs). The rollout steps
+    its envs in threads; an env whose opponent must answer blocks in :meth:`complete`,
+    and once every stepping env is blocked or done, the rollout answers all of them with
+    **one** call of the real policy, in the order of the envs (so the answers do not
+    depend on thread timing). Called outside a rollout's steps, it calls the policy
+    directly.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        if not callable(getattr(policy, "complete", None)):
+            raise ValueError(f"the opponent must be a policy with complete(), got {policy!r}")
+        self.policy = policy
+        self.calls = 0
+        """Calls of the real policy (one per round of blocked envs)."""
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._pending: list[tuple[int, int, Conversation, list[Completion]]] = []
+        self._running = 0
+
+    def __deepcopy__(self, memo: dict) -> OpponentBatcher:
+        """Itself: the envs share one batcher (``gym.make`` copies its keyword arguments)."""
+        return self
+
+    def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
+        """The policy's answers: batched with the other envs' when inside a step."""
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            self.calls += 1
+            return self.policy.complete(conversations)
+        box: list[Completion] = []
+        with self._cond:
+            for k, conversation in enumerate(conversations):
+                self._pending.append((slot, k, conversation, box))
+            self._running -= 1
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: len(box) == len(conversations))
+        return box
+
+    def run(self, jobs: Sequence[tuple[int, Callable[[], Any]]]) -> list[Any]:
+        """Run ``jobs`` (slot, function) in threads, answering their opponent requests in
+        batches; return their results in order (the first exception is raised)."""
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException] = []
+
+        def work(i: int, slot: int, job: Callable[[], Any]) -> None:
+            self._local.slot = slot
+            try:
+                results[i] = job()
+            except BaseException as exc:  # handed to the caller's thread
+                errors.append(exc)
+            finally:
+                self._local.slot = None
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+        with self._cond:
+            self._running = len(jobs)
+        threads = [
+            threading.Thread(target=work, args=(i, slot, job), daemon=True)
+            for i, (slot, job) in enumerate(jobs)
+        ]
+        for thread in threads:
+            thread.start()
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._running == 0)
+                batch = sorted(self._pending, key=lambda item: (item[0], item[1]))
+                self._pending = []
+                if not batch:
+                    break
+            try:
+                self.calls += 1
+                answers = self.policy.complete([conversation for _, _, conversation, _ in batch])
+            except BaseException as exc:
+                answers = [Completion(text="") for _ in batch]
+                errors.append(exc)
+            with self._cond:
+                waiting = {id(box): box for *_, box in batch}
+                for (_, _, _, box), answer in zip(batch, answers, strict=True):
+                    box.append(answer)
+                self._running += len(waiting)
+                self._cond.notify_all()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
 def rollout(
     policy: Policy,
     env: View | str | Callable[[], gym.Env],
@@ -77,6 +172,7 @@ def rollout(
     on_episode: Callable[[Episode], None] | None = None,
     progress: bool = False,
     max_turns: int = 64,
+    opponent: Policy | None = None,
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
@@ -94,16 +190,23 @@ def rollout(
         on_episode: called with each episode as soon as it finishes (e.g. to append JSONL).
         progress: show a progress bar (episodes, rate, ETA) on a terminal's stderr.
         max_turns: an episode still running after this many answers is truncated.
+        opponent: a policy that plays the env's other seat (made with
+            ``gym.make(env_id, opponent=...)``; two-player envs take one). Its turns in
+            all envs of a round are answered by one batched call (:class:`OpponentBatcher`).
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
+    batcher = OpponentBatcher(opponent) if opponent is not None else None
     if callable(env) and not isinstance(env, (View, str)):
+        if batcher is not None:
+            raise ValueError("an opponent needs an env id or a view, not an env factory")
         make, view = env, View()
     else:
         view = as_view(env)  # type: ignore[arg-type]
-        make = lambda: gym.make(view.env_id)  # noqa: E731
+        kwargs = {} if batcher is None else {"opponent": batcher}
+        make = lambda: gym.make(view.env_id, **kwargs)  # noqa: E731
     slots = [
         ChatHistory(make(), system_prompt=view.system_prompt)
         for _ in range(min(num_envs, len(seeds)))
@@ -113,25 +216,47 @@ def rollout(
     finished: list[Episode] = []
     bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
 
-    def start(slot: int) -> None:
-        if not queue:
-            return
-        i = queue.pop()
-        opts = options[i] if options is not None else None
-        slots[slot].reset(seed=int(seeds[i]), options=opts)
-        active[slot] = Episode(index=i, seed=int(seeds[i]), options=opts)
+    def in_steps(jobs: list[tuple[int, Callable[[], Any]]]) -> list[Any]:
+        """Run env calls: one after another, or in threads with batched opponent turns."""
+        if batcher is None:
+            return [job() for _, job in jobs]
+        return batcher.run(jobs)
 
-    for slot in range(len(slots)):
-        start(slot)
+    def start(slots_to_fill: list[int]) -> None:
+        picked = []
+        for slot in slots_to_fill:
+            if not queue:
+                break
+            i = queue.pop()
+            opts = options[i] if options is not None else None
+            active[slot] = Episode(index=i, seed=int(seeds[i]), options=opts)
+            picked.append((slot, i, opts))
+        in_steps(
+            [
+                (slot, lambda s=slot, i=i, o=opts: slots[s].reset(seed=int(seeds[i]), options=o))
+                for slot, i, opts in picked
+            ]
+        )
+
+    start(list(range(len(slots))))
     while active:
         order = sorted(active)
         prompts = [view.visible(slots[s].messages) for s in order]
         completions = policy.complete(prompts)
         if len(completions) != len(order):
             raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
-        for slot, prompt, completion in zip(order, prompts, completions, strict=True):
+        steps = in_steps(
+            [
+                (slot, lambda s=slot, c=completion: slots[s].step(c.text))
+                for slot, completion in zip(order, completions, strict=True)
+            ]
+        )
+        ended = []
+        for slot, prompt, completion, result in zip(
+            order, prompts, completions, steps, strict=True
+        ):
             episode = active[slot]
-            _, reward, terminated, truncated, info = slots[slot].step(completion.text)
+            _, reward, terminated, truncated, info = result
             truncated = truncated or (not terminated and len(episode.turns) + 1 >= max_turns)
             episode.turns.append(
                 Turn(
@@ -147,7 +272,8 @@ def rollout(
                 finished.append(active.pop(slot))
                 if on_episode is not None:
                     on_episode(episode)
-                start(slot)
+                ended.append(slot)
+        start(ended)
         bar.update(len(finished) - bar.n)
     bar.close()
     for env in slots:

@@ -172,3 +172,48 @@ def test_a_disk_that_fills_during_eval_is_one_error_line_and_keeps_the_episodes(
     assert main(["eval", "--opponent", "random", "--episodes", "20", "--out", str(out)]) == 2
     _one_error_line(capsys.readouterr().err, "the disk is full; the 3 episodes finished before")
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_two_policies_play_each_other(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--opponent-policy`` puts a policy in the other seat: perfect play against perfect
+    play is always a draw; the records carry the opponent, and a resume against another
+    opponent is refused."""
+    import json
+
+    out = tmp_path / "league.jsonl"
+    argv = ["eval", "--env", "TextTicTacToe-LLM-Letters-v0", "--policy", "minimax"]
+    argv += ["--episodes", "20", "--quiet", "--out", str(out)]
+    assert main([*argv, "--opponent-policy", "minimax"]) == 0
+    text = capsys.readouterr().out
+    assert "the other seat: minimax" in text and " 100.0 " in text  # draw %
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 20 and all(r["metrics"]["draw"] == 1.0 for r in records)
+    assert {r["settings"]["opponent_policy"] for r in records} == {"minimax"}
+    assert main([*argv, "--opponent-policy", "random", "--resume"]) == 2
+    assert "other settings (opponent_policy)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--opponent-policy"])
+
+
+def test_an_opponent_model_reads_its_own_view(tmp_path) -> None:
+    from textgym.core import Completion
+    from textgym.evaluation import SystemPromptPolicy
+
+    seen = []
+
+    class Echo:
+        def complete(self, conversations):
+            seen.extend(conversations)
+            return [Completion(text="5") for _ in conversations]
+
+    policy = SystemPromptPolicy(Echo(), "Tic-tac-toe")
+    policy.complete(
+        [[{"role": "system", "content": "long rules"}, {"role": "user", "content": "X"}]]
+    )
+    SystemPromptPolicy(Echo(), "").complete(
+        [[{"role": "system", "content": "r"}, {"role": "user", "content": "O"}]]
+    )
+    assert seen == [
+        [{"role": "system", "content": "Tic-tac-toe"}, {"role": "user", "content": "X"}],
+        [{"role": "user", "content": "O"}],
+    ]

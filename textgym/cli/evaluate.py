@@ -31,7 +31,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     specs = split_list(args.policy)
     view = command_view(args, model_folder(specs))
     policies = checked_policies(args, view.env_id)
-    conditions = split_list(args.opponent) if args.opponent else evaluation_conditions(view.env_id)
+    if args.opponent:
+        conditions = split_list(args.opponent)
+    elif args.opponent_policy:  # the env's named conditions set its bot, which is replaced
+        conditions = ["default"]
+    else:
+        conditions = evaluation_conditions(view.env_id)
     for condition in conditions:
         condition_options(view.env_id, condition)
     if args.resume and not args.out:
@@ -60,6 +65,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                     base_url=args.base_url,
                     device=args.device,
                     dtype=args.dtype,
+                    opponent_policy=args.opponent_policy,
                 )
             )
         if args.plot:
@@ -67,7 +73,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(f"wrote {plot_results(these, path)}", file=sys.stderr)
         summaries += these
     header, rows = summary_table(summaries)
-    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}")
+    against = f"; the other seat: {args.opponent_policy}" if args.opponent_policy else ""
+    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}{against}")
     print(format_table(rows, header))
     notes = [evaluation_note(view.env_id, c) for c in conditions]
     for note in filter(None, notes):
@@ -92,6 +99,13 @@ def add_parser(sub: Any) -> None:
         "NAME=VALUE;NAME=VALUE reset options (default: the env's evaluation conditions)",
     )
     add_view_options(p_eval)
+    p_eval.add_argument(
+        "--opponent-policy",
+        default=None,
+        metavar="POLICY",
+        help="a policy (any --policy name: hf:PATH, openai:MODEL, reference:Q, ...) that "
+        "plays the other seat of a two-player env instead of its bot",
+    )
     p_eval.add_argument("--episodes", type=int, default=100)
     p_eval.add_argument("--seed", type=int, default=0, help="derives every episode seed")
     p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")

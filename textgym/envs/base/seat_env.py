@@ -43,22 +43,27 @@ class PolicyPlayer:
     LLM envs ask of their agent. ``fallbacks`` counts the answers that named no legal
     action (a random legal one was played instead)."""
 
-    def __init__(self, policy: Policy, answer_tag: str | None = None) -> None:
+    def __init__(
+        self, policy: Policy, answer_tag: str | None = None, system_prompt: str | None = None
+    ) -> None:
         if not callable(getattr(policy, "complete", None)):
             raise ValueError(f"the opponent must be a policy with complete(), got {policy!r}")
         self.policy = policy
         self.answer_tag = answer_tag
+        self.system_prompt = system_prompt
+        """The system message the policy reads (None: the game's rules; "": none)."""
         self.fallbacks = 0
 
     def act(self, game: TurnBasedGame, seat: int, rng: np.random.Generator) -> str:
-        """The policy's answer if it names a legal action, else a random legal one."""
-        conversation = [
-            {"role": "system", "content": game.rules},
-            {"role": "user", "content": game.observe(seat)},
-        ]
+        """The policy's answer if it names a legal action (inside ``answer_tag`` when the
+        answer has one), else a random legal one."""
+        system = game.rules if self.system_prompt is None else self.system_prompt
+        conversation = [{"role": "system", "content": system}] if system else []
+        conversation.append({"role": "user", "content": game.observe(seat)})
         text = self.policy.complete([conversation])[0].text
         if self.answer_tag is not None:
-            text = parse_answer(text, self.answer_tag).answer or ""
+            parsed = parse_answer(text, self.answer_tag).answer
+            text = text if parsed is None else parsed
         action = game.parse_action(text)
         if action is None:
             self.fallbacks += 1

@@ -14,6 +14,7 @@ from textgym.core import (
     check_reset_options,
     text_space,
 )
+from textgym.envs.base.seat_env import PolicyPlayer
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.game import TicTacToeGame
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
@@ -98,8 +99,11 @@ class TextTicTacToeEnv(TextEnv):
     * ``agent_first`` — whether the agent moves first; None draws it from the episode seed.
     * ``render_mode`` — ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
     * ``win_reward``, ``draw_reward``, ``loss_reward`` — the outcome rewards.
-    * ``opponent`` — a custom ``Opponent`` (``textgym.envs.tictactoe.opponents``);
-      overrides ``random_move_prob``.
+    * ``opponent`` — a custom ``Opponent`` (``textgym.envs.tictactoe.opponents``), or any
+      policy (``complete(conversations)``: a model, a server, a scripted player) that
+      reads its seat's board and answers a cell, in ``<move>N</move>`` or bare; an answer
+      that names no free cell plays a random one instead (``info["opponent_fallbacks"]``
+      counts them). Overrides ``random_move_prob``.
     * ``observation_style`` — ``"full"`` (the drawn board, default), ``"compact"`` or
       ``"letters"``.
 
@@ -168,9 +172,16 @@ class TextTicTacToeEnv(TextEnv):
             "draw": float(draw_reward),
             "loss": float(loss_reward),
         }
+        #: The game itself: whose turn it is, each seat's view, the board; the agent plays
+        #: its seat ``agent_seat`` (0 moves first).
+        self.game = TicTacToeGame(observation_style)
+        is_policy = callable(getattr(opponent, "complete", None))
+        if is_policy and not callable(getattr(opponent, "act", None)):  # it reads its seat
+            opponent = PolicySeat(PolicyPlayer(opponent, answer_tag="move"), self.game)
         if opponent is not None and not callable(getattr(opponent, "act", None)):
             raise ValueError(
-                f"opponent must have an act(board, rng, first) method, got {opponent!r}"
+                "opponent must be a bot with an act(board, rng, first) method or a policy "
+                f"with complete(conversations), got {opponent!r}"
             )
         self._custom_opponent = opponent
         self.opponent: Opponent = opponent or make_opponent(self.random_move_prob)
@@ -189,9 +200,6 @@ class TextTicTacToeEnv(TextEnv):
         #: :class:`textgym.wrappers.PerTurnSeeding`).
         self.turn_rng_factory: TurnRngFactory | None = None
         self.episode_key = 0
-        #: The game itself (:class:`~textgym.envs.tictactoe.game.TicTacToeGame`): whose
-        #: turn it is, each seat's view, the board; the agent plays seat ``agent_seat``.
-        self.game = TicTacToeGame(observation_style)
         self._mark: Mark = "X"
         self._first: Mark = "X"
         self._opponent_move: int | None = None
@@ -336,6 +344,8 @@ class TextTicTacToeEnv(TextEnv):
             "turn": self._turn,
             "reward_components": {"outcome": outcome},
         }
+        if isinstance(self._episode_opponent, PolicySeat):
+            info["opponent_fallbacks"] = self._episode_opponent.player.fallbacks
         if result == "none":
             info["restart_options"] = {"board": self._board, "agent_mark": self._mark}
         else:
@@ -409,6 +419,25 @@ class TextTicTacToeEnv(TextEnv):
     def hidden_strings(self) -> list[str]:
         """The episode key that seeds the opponent must never be shown."""
         return [str(self.episode_key)] if self.episode_key > 10**6 else []
+
+
+class PolicySeat:
+    """A seat player (e.g. a :class:`~textgym.envs.base.seat_env.PolicyPlayer`) as the
+    env's ``Opponent``: it plays the seat to move of ``game``, the env's own game."""
+
+    def __init__(self, player: PolicyPlayer, game: TicTacToeGame) -> None:
+        self.player = player
+        self.game = game
+
+    def act(self, board: Board, rng: np.random.Generator, first: Mark = "X") -> int:
+        """The cell the player names for the seat to move."""
+        seat = self.game.to_move()
+        if seat is None:
+            raise ValueError("no legal move: the game is over")
+        return ACTION_TO_CELL[self.player.act(self.game, seat, rng)]
+
+    def __repr__(self) -> str:
+        return f"PolicySeat({self.player.policy!r})"
 
 
 def _check_prob(p: object) -> float:
