@@ -1,0 +1,1 @@
+"""Kuhn poker studies: the exact audit of a policy's strategy."""
