@@ -435,6 +435,11 @@ def opponent_policy_obj(
     budget, system = view.max_new_tokens, None
     if name.startswith("hf:"):
         own = load_view(name[3:])
+        if own is not None and own.env_id != env_id:
+            raise ValueError(
+                f"the opponent {name} was trained on {own.env_id}; in {env_id} it would "
+                f"read what it never saw: play it on {own.env_id}"
+            )
         if own is not None:
             budget, system = own.max_new_tokens, own.system_prompt
     policy = make_policy(name, env_id, seed + 1, temperature, budget)

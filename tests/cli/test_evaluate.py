@@ -217,3 +217,16 @@ def test_an_opponent_model_reads_its_own_view(tmp_path) -> None:
         [{"role": "system", "content": "Tic-tac-toe"}, {"role": "user", "content": "X"}],
         [{"role": "user", "content": "O"}],
     ]
+
+
+def test_an_opponent_model_of_another_env_is_refused(tmp_path, tiny_model_path, capsys) -> None:
+    import shutil
+
+    from textgym.view import View, save_view
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_path, model)
+    save_view(model, View("TextKuhnPoker-LLM-v0"))
+    argv = ["eval", "--env", "TextTicTacToe-LLM-Letters-v0", "--policy", "minimax"]
+    assert main([*argv, "--opponent-policy", f"hf:{model}", "--episodes", "2"]) == 2
+    assert "was trained on TextKuhnPoker-LLM-v0" in capsys.readouterr().err
