@@ -80,3 +80,15 @@ def test_only_the_reward_components_the_env_reports_get_a_panel() -> None:
     assert [ax.get_xlabel() for ax in visible] == ["", "step", "step"]
     only_total = training_figure([{"step": 1, "reward/total": 1.0}])
     assert [ax.get_title() for ax in only_total.axes] == ["total reward"]
+
+
+def test_the_checks_of_a_run_get_a_panel_of_their_points() -> None:
+    """``audit/<name>`` metrics, logged every few steps by ``train_rl(checks=...)``, each get
+    a panel with a point at each step that has them."""
+    rows = [{"step": s, "reward/total": 0.1 * s} for s in range(1, 7)]
+    rows[2]["audit/exact_loss"], rows[5]["audit/exact_loss"] = 5.0, 3.0
+    fig = training_figure(rows)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["total reward", "exact loss"]
+    (line,) = visible[1].get_lines()
+    assert list(line.get_xdata()) == [3, 6] and list(line.get_ydata()) == [5.0, 3.0]

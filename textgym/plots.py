@@ -124,13 +124,15 @@ EVAL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 def training_panels(records: Sequence[dict]) -> list[tuple[str, str]]:
     """The reward curves a run has: the total, then each reward component the env reported
-    (those of :data:`TRAINING_PANELS` first, in that order, then any other)."""
+    (those of :data:`TRAINING_PANELS` first, in that order, then any other), then each
+    ``audit/<name>`` metric of the run's evaluation checks (``train_rl(checks=...)``)."""
     present = {k for r in records for k in r if k.startswith("reward/")}
     present.add("reward/total")
     known = [(key, title) for key, title in TRAINING_PANELS if key in present]
     named = {key for key, _ in TRAINING_PANELS}
     others = [(k, k.split("/", 1)[1] + " reward") for k in sorted(present - named)]
-    return known + others
+    audits = sorted({k for r in records for k in r if k.startswith("audit/")})
+    return known + others + [(k, k.split("/", 1)[1].replace("_", " ")) for k in audits]
 
 
 def training_figure(records: Sequence[dict], window: int | None = None):  # -> Figure
@@ -150,6 +152,12 @@ def training_figure(records: Sequence[dict], window: int | None = None):  # -> F
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for ax, (key, title) in zip(axes, panels, strict=False):
+        if key.startswith("audit/"):  # measured now and then: the points, joined
+            points = [(r["step"], float(r[key])) for r in records if key in r]
+            ax.plot(*zip(*points, strict=True), marker="o", color=EVAL_COLORS[0], label="check")
+            ax.set_title(title)
+            ax.grid(alpha=0.3)
+            continue
         raw = [float(r.get(key, float("nan"))) for r in records]
         ax.plot(steps, raw, color="#1f77b4", alpha=0.3, linewidth=1, label="per step")
         ax.plot(
