@@ -28,3 +28,16 @@ def test_audit_without_the_board_audit_only_plays_perfect_lines(capsys) -> None:
     row = next(line.split() for line in out.splitlines() if line.startswith("minimax"))
     assert row[1:5] == ["-", "-", "-", "-"] and row[6:] == ["0", "0.00"]
     assert "not measured (--no-board)" in out
+
+
+def test_audit_of_kuhn_poker_players_is_their_exploitability(capsys) -> None:
+    argv = ["audit", "--env", "TextKuhnPoker-LLM-v0", "--policy", "random"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("random "))
+    assert "0.6667" in row and "-0.1111" in row and "-0.2778" in row  # 2/3, -1/9, -5/18
+
+
+def test_an_env_without_an_exact_audit_is_one_error_line(capsys) -> None:
+    assert main(["audit", "--env", "TextReverse-v0", "--policy", "reference"]) == 2
+    assert "has no exact audit" in capsys.readouterr().err

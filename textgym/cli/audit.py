@@ -1,5 +1,5 @@
-"""``textgym audit``: the tic-tac-toe board audit and the audit against every line of
-perfect play."""
+"""``textgym audit``: the exact audits: tic-tac-toe (the board audit and every line of
+perfect play) and Kuhn poker (the strategy and its exploitability)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,39 @@ from textgym.cli.common import (
     model_folder,
     split_list,
 )
+from textgym.envs import probe_env
+from textgym.envs.kuhn.env import TextKuhnPokerEnv
+from textgym.envs.tictactoe.env import TextTicTacToeEnv
 from textgym.evaluation import format_table
 from textgym.policies.by_name import make_policy
+from textgym.recipes.kuhn.audit import audit_kuhn
 from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy
 
 
+def _game_of(env_id: str) -> str | None:
+    """Which exact audit the env has: ``tictactoe``, ``kuhn`` or None."""
+    with probe_env(env_id) as env:
+        base = env.unwrapped
+    if isinstance(base, TextTicTacToeEnv):
+        return "tictactoe"
+    if isinstance(base, TextKuhnPokerEnv):
+        return "kuhn"
+    return None
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
-    """``textgym audit``: the board audit and the perfect-play audit of each ``--policy``."""
+    """``textgym audit``: the exact audits of each ``--policy`` (tic-tac-toe: the board
+    audit and every line of perfect play; Kuhn poker: its strategy and exploitability)."""
     view = command_view(args, model_folder(split_list(args.policy)))
     specs = checked_policies(args, view.env_id)
+    game = _game_of(view.env_id)
+    if game is None:
+        raise ValueError(
+            f"{view.env_id} has no exact audit: textgym audit knows the tic-tac-toe and the "
+            "Kuhn poker envs (textgym eval measures any env)"
+        )
+    if game == "kuhn":
+        return _audit_kuhn(args, view, specs)
     rows = []
     for spec in specs:
         policy = make_policy(
@@ -75,12 +99,51 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_kuhn(args: argparse.Namespace, view: Any, specs: list[str]) -> int:
+    """Each policy's strategy at Kuhn poker's 12 information sets, and what it is worth."""
+    rows = []
+    for spec in specs:
+        policy = make_policy(
+            spec,
+            view.env_id,
+            seed=args.seed,
+            max_new_tokens=view.max_new_tokens,
+            base_url=args.base_url,
+            device=args.device,
+            dtype=args.dtype,
+        )
+        audit = audit_kuhn(policy, view)
+        aggressive = [
+            f"{card}{'/' + '-'.join(h) if h else ''}"
+            for (card, h), p in audit.strategy.items()
+            if p
+        ]
+        rows.append(
+            [
+                spec,
+                f"{float(audit.exploitability):.4f}",
+                f"{float(audit.value_first):+.4f}",
+                f"{float(audit.value_second):+.4f}",
+                str(audit.invalid),
+                " ".join(aggressive) or "-",
+            ]
+        )
+    header = ["policy", "exploitability", "as player 1", "as player 2", "invalid"]
+    print(format_table(rows, [*header, "bets/calls at"]))
+    print(
+        "exploitability: chips a hand a best responder wins, mean over the seats (0: an "
+        "equilibrium); as player N: mean chips against the equilibrium (best: -1/18 = -0.0556 "
+        "as player 1, +0.0556 as player 2); exact for a deterministic player (hf: greedy)"
+    )
+    return 0
+
+
 def add_parser(sub: Any) -> None:
-    """The subcommands ``audit`` (tic-tac-toe)."""
+    """The subcommands ``audit`` (tic-tac-toe, Kuhn poker)."""
     p_audit = sub.add_parser(
         "audit",
-        help="score players' moves on every position of the game (9,040) and against "
-        "every line of perfect play",
+        help="exact audits: tic-tac-toe players on every position (9,040) and against "
+        "every line of perfect play; Kuhn poker players' strategy and exploitability",
     )
     p_audit.add_argument(
         "--policy",
