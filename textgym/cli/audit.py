@@ -35,6 +35,19 @@ def _game_of(env_id: str) -> str | None:
     return None
 
 
+def _policy(args: argparse.Namespace, view: Any, spec: str) -> Any:
+    """The policy ``spec`` as the audit's options and the view make it."""
+    return make_policy(
+        spec,
+        view.env_id,
+        seed=args.seed,
+        max_new_tokens=view.max_new_tokens,
+        base_url=args.base_url,
+        device=args.device,
+        dtype=args.dtype,
+    )
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     """``textgym audit``: the exact audits of each ``--policy`` (tic-tac-toe: the board
     audit and every line of perfect play; Kuhn poker: its strategy and exploitability)."""
@@ -50,15 +63,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return _audit_kuhn(args, view, specs)
     rows = []
     for spec in specs:
-        policy = make_policy(
-            spec,
-            view.env_id,
-            seed=args.seed,
-            max_new_tokens=view.max_new_tokens,
-            base_url=args.base_url,
-            device=args.device,
-            dtype=args.dtype,
-        )
+        policy = _policy(args, view, spec)
         audit = None if args.no_board else audit_policy(policy, view)
         lines = audit_perfect_lines(policy, view)
         board = (
@@ -103,15 +108,7 @@ def _audit_kuhn(args: argparse.Namespace, view: Any, specs: list[str]) -> int:
     """Each policy's strategy at Kuhn poker's 12 information sets, and what it is worth."""
     rows = []
     for spec in specs:
-        policy = make_policy(
-            spec,
-            view.env_id,
-            seed=args.seed,
-            max_new_tokens=view.max_new_tokens,
-            base_url=args.base_url,
-            device=args.device,
-            dtype=args.dtype,
-        )
+        policy = _policy(args, view, spec)
         audit = audit_kuhn(policy, view)
         aggressive = [
             f"{card}{'/' + '-'.join(h) if h else ''}"

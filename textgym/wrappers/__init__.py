@@ -5,19 +5,21 @@
 * :class:`PerTurnSeeding` — opponent replies are a pure function of (episode seed, board).
 * :class:`ChatHistory` — the episode as chat messages for chat-template models.
 
-``TextTicTacToe-LLM-v0`` is the LLM-facing stack built from the first three; see
-:func:`textgym.envs.tictactoe.llm.make_llm_tictactoe` to build it by hand.
+:func:`llm_stack` puts the first three around a game env, in their order: the LLM-facing
+envs (``TextTicTacToe-LLM-v0``, ``TextKuhnPoker-LLM-v0``) are built with it.
 """
 
 from textgym.wrappers.chat import ChatHistory
 from textgym.wrappers.format_check import FormatCheck
 from textgym.wrappers.invalid_move import InvalidMovePenalty
 from textgym.wrappers.seeding import PerTurnSeeding, per_turn_generator
+from textgym.wrappers.stack import llm_stack
 
 __all__ = [
     "ChatHistory",
     "FormatCheck",
     "InvalidMovePenalty",
     "PerTurnSeeding",
+    "llm_stack",
     "per_turn_generator",
 ]

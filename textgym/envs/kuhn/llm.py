@@ -7,9 +7,7 @@ from typing import Any
 import gymnasium as gym
 
 from textgym.envs.kuhn.env import TextKuhnPokerEnv
-from textgym.wrappers.format_check import FormatCheck
-from textgym.wrappers.invalid_move import InvalidMovePenalty
-from textgym.wrappers.seeding import PerTurnSeeding
+from textgym.wrappers.stack import llm_stack
 
 
 def make_llm_kuhn(
@@ -23,9 +21,6 @@ def make_llm_kuhn(
     """``TextKuhnPoker-v0`` + ``PerTurnSeeding`` + ``InvalidMovePenalty`` + ``FormatCheck``
     (``<action>bet</action>``); other keyword arguments go to
     :class:`~textgym.envs.kuhn.env.TextKuhnPokerEnv`."""
-    env: gym.Env[str, str] = TextKuhnPokerEnv(**env_kwargs)
-    env = PerTurnSeeding(env)
-    env = InvalidMovePenalty(env, penalty=penalty, max_invalid=max_invalid)
-    return FormatCheck(
-        env, tag=tag, think_tag=think_tag, format_reward=format_reward, example="bet"
+    return llm_stack(
+        TextKuhnPokerEnv(**env_kwargs), tag, think_tag, format_reward, penalty, max_invalid, "bet"
     )

@@ -36,7 +36,6 @@ from textgym.envs.tictactoe.text import (
 )
 
 _POSITION_OPTIONS = ("agent_mark", "agent_first", "board")
-_TRITS = str.maketrans(".XO", "012")
 
 #: The one curriculum option (built once: ``reset`` checks against it every episode).
 _CURRICULUM = {
@@ -47,11 +46,6 @@ _CURRICULUM = {
 
 #: Builds the generator of the opponent's next reply from (episode key, state key).
 TurnRngFactory = Callable[[int, int], np.random.Generator]
-
-
-def board_code(board: Board) -> int:
-    """The board as a base-3 number (``.``=0, ``X``=1, ``O``=2): the env's state key."""
-    return int(board.translate(_TRITS), 3)
 
 
 class TextTicTacToeEnv(TextEnv):
@@ -306,12 +300,7 @@ class TextTicTacToeEnv(TextEnv):
         self._opponent_move = cell
 
     def _result(self, invalid_reason: str | None) -> str:
-        if invalid_reason is not None:
-            return "loss"
-        w = rules.winner(self._board)
-        if w is None:
-            return "none"
-        return "draw" if w == "draw" else ("win" if w == self._mark else "loss")
+        return "loss" if invalid_reason is not None else self.game.outcome(self.agent_seat)
 
     def _observe(self, invalid_reason: str | None, result: str) -> str:
         if self.observation_style == "compact":
@@ -366,8 +355,8 @@ class TextTicTacToeEnv(TextEnv):
         return _CURRICULUM
 
     def state_key(self) -> int:
-        """The board (:func:`board_code`)."""
-        return board_code(self._board)
+        """The board (:func:`~textgym.envs.tictactoe.game.board_code`)."""
+        return self.game.state_key()
 
     def reference_player(self) -> ReferencePlayer:
         """:class:`~textgym.envs.tictactoe.players.TicTacToeReference`."""

@@ -30,6 +30,13 @@ from textgym.envs.tictactoe.text import (
     letters_text,
 )
 
+_TRITS = str.maketrans(".XO", "012")
+
+
+def board_code(board: Board) -> int:
+    """The board as a base-3 number (``.``=0, ``X``=1, ``O``=2): the game's state key."""
+    return int(board.translate(_TRITS), 3)
+
 
 class TicTacToeGame(TurnBasedGame):
     """One game of tic-tac-toe between two seats.
@@ -163,8 +170,8 @@ class TicTacToeGame(TurnBasedGame):
         return f"{action[:20]!r} is not a free cell"
 
     def state_key(self) -> int:
-        """The board as a base-3 number (the single-agent env's state key)."""
-        return int(self.board.translate(str.maketrans(".XO", "012")), 3)
+        """The board (:func:`board_code`)."""
+        return board_code(self.board)
 
 
-__all__ = ["TicTacToeGame"]
+__all__ = ["TicTacToeGame", "board_code"]

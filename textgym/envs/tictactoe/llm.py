@@ -7,9 +7,7 @@ from typing import Any
 import gymnasium as gym
 
 from textgym.envs.tictactoe.env import TextTicTacToeEnv
-from textgym.wrappers.format_check import FormatCheck
-from textgym.wrappers.invalid_move import InvalidMovePenalty
-from textgym.wrappers.seeding import PerTurnSeeding
+from textgym.wrappers.stack import llm_stack
 
 
 def make_llm_tictactoe(
@@ -35,7 +33,6 @@ def make_llm_tictactoe(
         env = InvalidMovePenalty(env, penalty=-0.1, max_invalid=3)
         env = FormatCheck(env, tag="move", format_reward=0.2)
     """
-    env: gym.Env[str, str] = TextTicTacToeEnv(**env_kwargs)
-    env = PerTurnSeeding(env)
-    env = InvalidMovePenalty(env, penalty=penalty, max_invalid=max_invalid)
-    return FormatCheck(env, tag=tag, think_tag=think_tag, format_reward=format_reward)
+    return llm_stack(
+        TextTicTacToeEnv(**env_kwargs), tag, think_tag, format_reward, penalty, max_invalid
+    )
