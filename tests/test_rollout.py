@@ -85,30 +85,75 @@ class _CountingPolicy:
         return self.policy.complete(conversations)
 
 
-@pytest.mark.parametrize("env_id", ["TextTicTacToe-LLM-Letters-v0", "TextKuhnPoker-LLM-v0"])
+class _HashPolicy:
+    """Answers a legal action picked by a hash of the whole conversation (in the env's
+    answer tag), so its answers do not depend on how calls are batched or ordered; counts
+    the size of every call."""
+
+    def __init__(self, tag: str, salt: str) -> None:
+        self.tag, self.salt, self.sizes = tag, salt, []
+
+    def complete(self, conversations):
+        import hashlib
+
+        from textgym.core import Completion
+
+        self.sizes.append(len(conversations))
+        out = []
+        for conversation in conversations:
+            text = conversation[-1]["content"]
+            line = [x for x in text.splitlines() if x.startswith("Legal")][-1]
+            legal = [a.strip(" .") for a in line.split(":", 1)[1].split(",")]
+            digest = hashlib.sha256((self.salt + repr(conversation)).encode()).digest()
+            out.append(Completion(text=f"<{self.tag}>{legal[digest[0] % len(legal)]}</{self.tag}>"))
+        return out
+
+
+_TAGS = {"TextTicTacToe-LLM-v0": "move", "TextKuhnPoker-LLM-v0": "action"}
+
+
+@pytest.mark.parametrize("env_id", sorted(_TAGS))
 def test_an_opponent_policy_plays_batched_and_as_if_called_one_by_one(env_id) -> None:
     """With ``opponent=``, the opponent's turns of all envs in a round are one call, and
     the episodes are those of envs that call the same policy themselves, one turn at a
-    time, in the same order."""
+    time; the opponent's decisions are recorded with the episode."""
     import gymnasium as gym
 
-    from textgym.policies.by_name import make_policy
-
     def play(batched: bool):
-        player = make_policy("reference:0.7", env_id, 0)
-        other = _CountingPolicy(make_policy("reference:0.7", env_id, 1))
+        player, other = _HashPolicy(_TAGS[env_id], "a"), _HashPolicy(_TAGS[env_id], "b")
         if batched:
             episodes = rollout(player, env_id, list(range(24)), num_envs=8, opponent=other)
         else:
             make = lambda: gym.make(env_id, opponent=other)  # noqa: E731
             episodes = rollout(player, make, list(range(24)), num_envs=8)
-        return [[t.completion.text for t in e.turns] + [e.total_reward] for e in episodes], other
+        return episodes, other
 
     batched, one = play(True)
     alone, each = play(False)
-    assert batched == alone
+    assert [e.to_json() for e in batched] == [e.to_json() for e in alone]
     assert set(each.sizes) == {1} and max(one.sizes) > 1
     assert sum(one.sizes) == sum(each.sizes) and len(one.sizes) < len(each.sizes)
+    recorded = [t for e in batched for t in e.opponent_turns]
+    assert len(recorded) == sum(one.sizes)
+    assert all(t.info["format_ok"] and not t.info["fallback"] for t in recorded)
+    assert all(t.messages[-1]["role"] == "user" for t in recorded)
+    assert all("opponent_outcome" in e.final_info for e in batched)
+
+
+@pytest.mark.parametrize("env_id", sorted(_TAGS))
+def test_self_play_shares_each_call_between_the_seats(env_id) -> None:
+    """The same policy in both seats: each round is one call holding both seats' prompts,
+    and the episodes are those of one-turn-at-a-time play."""
+    import gymnasium as gym
+
+    player = _HashPolicy(_TAGS[env_id], "a")
+    merged = rollout(player, env_id, list(range(24)), num_envs=8, opponent=player)
+    calls = list(player.sizes)
+    player.sizes.clear()
+    alone = rollout(player, lambda: gym.make(env_id, opponent=player), list(range(24)), num_envs=8)
+    assert [e.to_json() for e in merged] == [e.to_json() for e in alone]
+    answers = sum(len(e.turns) + len(e.opponent_turns) for e in merged)
+    assert sum(calls) == answers and len(calls) < len(player.sizes)
 
 
 def test_an_opponent_needs_an_env_that_takes_one() -> None:

@@ -23,7 +23,7 @@ from textgym.utils.progress import progress_bar
 from textgym.view import View, as_view
 from textgym.wrappers.chat import ChatHistory
 
-_INFO_DROP = frozenset({"messages"})
+_INFO_DROP = frozenset({"messages", "opponent_turns"})
 
 
 @dataclass
@@ -48,6 +48,9 @@ class Episode:
     turns: list[Turn] = field(default_factory=list)
     terminated: bool = False
     truncated: bool = False
+    opponent_turns: list[Turn] = field(default_factory=list)
+    """A policy opponent's decisions (the other seat's view, its exact completion; info:
+    ``seat``, ``format_ok``, ``fallback``), oldest first."""
 
     @property
     def total_reward(self) -> float:
@@ -68,98 +71,165 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
+class _Aborted(BaseException):
+    """Raised in an episode's thread when the rollout stops (another thread failed)."""
+
+
+class Rounds:
+    """Episodes played in threads whose policy requests are answered in rounds.
+
+    Each episode runs in its own thread; whenever it needs an answer (the agent's turn,
+    or an opponent's turn inside the env's ``step``) it blocks in :meth:`ask`. Once every
+    running episode is blocked or done, :meth:`answer` makes **one** call per policy with
+    all of its pending conversations, in the order of the env slots: the agent's and the
+    opponent's prompts of the same policy object share that call (self-play), and the
+    answers never depend on thread timing.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._pending: list[tuple[int, int, Policy, Conversation, list[Completion]]] = []
+        self._running = 0
+        self._failed = False
+        self.calls = 0
+        """Policy calls made (one per policy and round)."""
+
+    def ask(self, policy: Policy, conversations: Sequence[Conversation]) -> list[Completion]:
+        """``policy``'s answers, batched with the round's other requests when called from an
+        episode's thread (else a direct call)."""
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            self.calls += 1
+            return policy.complete(conversations)
+        box: list[Completion] = []
+        with self._cond:
+            for k, conversation in enumerate(conversations):
+                self._pending.append((slot, k, policy, conversation, box))
+            self._running -= 1
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: len(box) == len(conversations) or self._failed)
+            if self._failed:
+                raise _Aborted
+        return box
+
+    def start(self, slot: int, job: Callable[[], Any], done: list[Any]) -> threading.Thread:
+        """Run ``job`` in a thread playing for ``slot``; its result (or exception) is put in
+        ``done`` as ``(slot, result, error)``."""
+
+        def work() -> None:
+            self._local.slot = slot
+            result, error = None, None
+            try:
+                result = job()
+            except _Aborted:
+                pass
+            except BaseException as exc:  # handed to the rollout's thread
+                error = exc
+            with self._cond:
+                done.append((slot, result, error))
+                self._running -= 1
+                self._cond.notify_all()
+
+        with self._cond:
+            self._running += 1
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread
+
+    def wait(self) -> None:
+        """Until every episode thread is blocked on a request or finished."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._running == 0)
+
+    def answer(self) -> bool:
+        """One call per policy for the pending requests; False when none was pending."""
+        with self._cond:
+            batch = sorted(self._pending, key=lambda item: (item[0], item[1]))
+            self._pending = []
+        if not batch:
+            return False
+        by_policy: dict[int, list[tuple[int, int, Policy, Conversation, list[Completion]]]] = {}
+        for item in batch:
+            by_policy.setdefault(id(item[2]), []).append(item)
+        replies: list[tuple[list[Completion], Completion]] = []
+        for items in by_policy.values():
+            self.calls += 1
+            answers = items[0][2].complete([conversation for *_, conversation, _ in items])
+            if len(answers) != len(items):
+                raise RuntimeError(f"policy returned {len(answers)} answers for {len(items)}")
+            replies += [(box, answer) for (*_, box), answer in zip(items, answers, strict=True)]
+        with self._cond:
+            for box, answer in replies:
+                box.append(answer)
+            self._running += len({id(box) for box, _ in replies})
+            self._cond.notify_all()
+        return True
+
+    def abort(self) -> None:
+        """Wake every blocked episode thread so that it stops."""
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+
 class OpponentBatcher:
     """An opponent policy shared by the envs of one rollout, whose turns are batched.
 
     Each env holds this object as its opponent (any env that takes a policy opponent:
-    :class:`~textgym.envs.base.seat_env.SeatEnv`, the tic-tac-toe envs). The rollout steps
-    its envs in threads; an env whose opponent must answer blocks in :meth:`complete`,
-    and once every stepping env is blocked or done, the rollout answers all of them with
-    **one** call of the real policy, in the order of the envs (so the answers do not
-    depend on thread timing). Called outside a rollout's steps, it calls the policy
-    directly.
+    :class:`~textgym.envs.base.seat_env.SeatEnv`, the tic-tac-toe envs). Inside a rollout
+    its requests wait for the round's one call of the policy (:class:`Rounds`); outside,
+    it calls the policy directly. ``system_prompt`` (None: keep) replaces the system
+    message the env gives the opponent ("" drops it).
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(
+        self, policy: Policy, rounds: Rounds | None = None, system_prompt: str | None = None
+    ) -> None:
         if not callable(getattr(policy, "complete", None)):
             raise ValueError(f"the opponent must be a policy with complete(), got {policy!r}")
         self.policy = policy
-        self.calls = 0
-        """Calls of the real policy (one per round of blocked envs)."""
-        self._cond = threading.Condition()
-        self._local = threading.local()
-        self._pending: list[tuple[int, int, Conversation, list[Completion]]] = []
-        self._running = 0
+        self.rounds = rounds or Rounds()
+        self.system_prompt = system_prompt
 
     def __deepcopy__(self, memo: dict) -> OpponentBatcher:
         """Itself: the envs share one batcher (``gym.make`` copies its keyword arguments)."""
         return self
 
     def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
-        """The policy's answers: batched with the other envs' when inside a step."""
-        slot = getattr(self._local, "slot", None)
-        if slot is None:
-            self.calls += 1
-            return self.policy.complete(conversations)
-        box: list[Completion] = []
-        with self._cond:
-            for k, conversation in enumerate(conversations):
-                self._pending.append((slot, k, conversation, box))
-            self._running -= 1
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: len(box) == len(conversations))
-        return box
+        """The policy's answers: batched with the round's other requests inside a rollout."""
+        if self.system_prompt is not None:
+            head = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            conversations = [
+                head + [m for m in c if m.get("role") != "system"] for c in conversations
+            ]
+        return self.rounds.ask(self.policy, conversations)
 
-    def run(self, jobs: Sequence[tuple[int, Callable[[], Any]]]) -> list[Any]:
-        """Run ``jobs`` (slot, function) in threads, answering their opponent requests in
-        batches; return their results in order (the first exception is raised)."""
-        results: list[Any] = [None] * len(jobs)
-        errors: list[BaseException] = []
 
-        def work(i: int, slot: int, job: Callable[[], Any]) -> None:
-            self._local.slot = slot
-            try:
-                results[i] = job()
-            except BaseException as exc:  # handed to the caller's thread
-                errors.append(exc)
-            finally:
-                self._local.slot = None
-                with self._cond:
-                    self._running -= 1
-                    self._cond.notify_all()
+def _turn(prompt: Conversation, completion: Completion, result: tuple) -> Turn:
+    _, reward, _, _, info = result
+    return Turn(
+        prompt,
+        completion,
+        float(reward),
+        dict(info.get("reward_components") or {}),
+        _clean_info(info),
+    )
 
-        with self._cond:
-            self._running = len(jobs)
-        threads = [
-            threading.Thread(target=work, args=(i, slot, job), daemon=True)
-            for i, (slot, job) in enumerate(jobs)
-        ]
-        for thread in threads:
-            thread.start()
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._running == 0)
-                batch = sorted(self._pending, key=lambda item: (item[0], item[1]))
-                self._pending = []
-                if not batch:
-                    break
-            try:
-                self.calls += 1
-                answers = self.policy.complete([conversation for _, _, conversation, _ in batch])
-            except BaseException as exc:
-                answers = [Completion(text="") for _ in batch]
-                errors.append(exc)
-            with self._cond:
-                waiting = {id(box): box for *_, box in batch}
-                for (_, _, _, box), answer in zip(batch, answers, strict=True):
-                    box.append(answer)
-                self._running += len(waiting)
-                self._cond.notify_all()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return results
+
+def _opponent_turns(info: dict[str, Any]) -> list[Turn]:
+    """The opponent's recorded decisions in ``info`` as turns (reward 0: a trainer scores
+    them from the episode's end)."""
+    return [
+        Turn(
+            d["messages"],
+            d["completion"],
+            0.0,
+            {},
+            {k: v for k, v in d.items() if k not in ("messages", "completion")},
+        )
+        for d in info.get("opponent_turns") or []
+    ]
 
 
 def rollout(
@@ -173,6 +243,7 @@ def rollout(
     progress: bool = False,
     max_turns: int = 64,
     opponent: Policy | None = None,
+    opponent_system_prompt: str | None = None,
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
@@ -191,52 +262,73 @@ def rollout(
         progress: show a progress bar (episodes, rate, ETA) on a terminal's stderr.
         max_turns: an episode still running after this many answers is truncated.
         opponent: a policy that plays the env's other seat (made with
-            ``gym.make(env_id, opponent=...)``; two-player envs take one). Its turns in
-            all envs of a round are answered by one batched call (:class:`OpponentBatcher`).
+            ``gym.make(env_id, opponent=...)``; two-player envs take one). Episodes then
+            play in threads, and each round makes one call per policy with every pending
+            prompt of all envs and seats (:class:`Rounds`): the opponent may be ``policy``
+            itself (self-play), whose two seats then share each call. The opponent's
+            decisions are in each episode's ``opponent_turns``.
+        opponent_system_prompt: the system message the opponent reads instead of the one
+            the env gives it (None: the env's; "": none).
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
-    batcher = OpponentBatcher(opponent) if opponent is not None else None
+    rounds = Rounds() if opponent is not None else None
     if callable(env) and not isinstance(env, (View, str)):
-        if batcher is not None:
+        if rounds is not None:
             raise ValueError("an opponent needs an env id or a view, not an env factory")
         make, view = env, View()
     else:
         view = as_view(env)  # type: ignore[arg-type]
-        kwargs = {} if batcher is None else {"opponent": batcher}
+        kwargs: dict[str, Any] = {}
+        if rounds is not None:
+            kwargs["opponent"] = OpponentBatcher(opponent, rounds, opponent_system_prompt)
         make = lambda: gym.make(view.env_id, **kwargs)  # noqa: E731
     slots = [
         ChatHistory(make(), system_prompt=view.system_prompt)
         for _ in range(min(num_envs, len(seeds)))
     ]
+    bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
+    play = _lockstep if rounds is None else _in_rounds
+    try:
+        finished = play(policy, slots, view, seeds, options, on_episode, max_turns, bar, rounds)
+    finally:
+        bar.close()
+        for env in slots:
+            env.close()
+    for each in (policy, opponent):  # no episode continues: caches kept for next turns die
+        clear_cache = getattr(each, "clear_cache", None)
+        if callable(clear_cache):
+            clear_cache()
+    return sorted(finished, key=lambda e: e.index)
+
+
+def _lockstep(
+    policy: Policy,
+    slots: list[ChatHistory],
+    view: View,
+    seeds: Sequence[int],
+    options: Sequence[dict[str, Any] | None] | None,
+    on_episode: Callable[[Episode], None] | None,
+    max_turns: int,
+    bar: Any,
+    rounds: Rounds | None,
+) -> list[Episode]:
+    """One policy call per round for every active env, stepped one after another."""
     queue = list(range(len(seeds)))[::-1]
     active: dict[int, Episode] = {}
     finished: list[Episode] = []
-    bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
-
-    def in_steps(jobs: list[tuple[int, Callable[[], Any]]]) -> list[Any]:
-        """Run env calls: one after another, or in threads with batched opponent turns."""
-        if batcher is None:
-            return [job() for _, job in jobs]
-        return batcher.run(jobs)
 
     def start(slots_to_fill: list[int]) -> None:
-        picked = []
         for slot in slots_to_fill:
             if not queue:
                 break
             i = queue.pop()
             opts = options[i] if options is not None else None
-            active[slot] = Episode(index=i, seed=int(seeds[i]), options=opts)
-            picked.append((slot, i, opts))
-        in_steps(
-            [
-                (slot, lambda s=slot, i=i, o=opts: slots[s].reset(seed=int(seeds[i]), options=o))
-                for slot, i, opts in picked
-            ]
-        )
+            active[slot] = episode = Episode(index=i, seed=int(seeds[i]), options=opts)
+            _, info = slots[slot].reset(seed=int(seeds[i]), options=opts)
+            episode.opponent_turns += _opponent_turns(info)
 
     start(list(range(len(slots))))
     while active:
@@ -245,43 +337,98 @@ def rollout(
         completions = policy.complete(prompts)
         if len(completions) != len(order):
             raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
-        steps = in_steps(
-            [
-                (slot, lambda s=slot, c=completion: slots[s].step(c.text))
-                for slot, completion in zip(order, completions, strict=True)
-            ]
-        )
         ended = []
-        for slot, prompt, completion, result in zip(
-            order, prompts, completions, steps, strict=True
-        ):
+        for slot, prompt, completion in zip(order, prompts, completions, strict=True):
             episode = active[slot]
-            _, reward, terminated, truncated, info = result
-            truncated = truncated or (not terminated and len(episode.turns) + 1 >= max_turns)
-            episode.turns.append(
-                Turn(
-                    prompt,
-                    completion,
-                    float(reward),
-                    dict(info.get("reward_components") or {}),
-                    _clean_info(info),
-                )
-            )
-            if terminated or truncated:
-                episode.terminated, episode.truncated = bool(terminated), bool(truncated)
+            result = slots[slot].step(completion.text)
+            if _record(episode, prompt, completion, result, max_turns):
                 finished.append(active.pop(slot))
                 if on_episode is not None:
                     on_episode(episode)
                 ended.append(slot)
         start(ended)
         bar.update(len(finished) - bar.n)
-    bar.close()
-    for env in slots:
-        env.close()
-    clear_cache = getattr(policy, "clear_cache", None)
-    if callable(clear_cache):  # no episode continues: caches kept for next turns are dead
-        clear_cache()
-    return sorted(finished, key=lambda e: e.index)
+    return finished
+
+
+def _record(
+    episode: Episode, prompt: Conversation, completion: Completion, result: tuple, max_turns: int
+) -> bool:
+    """Add a step to ``episode``; True when it has ended."""
+    _, _, terminated, truncated, info = result
+    truncated = truncated or (not terminated and len(episode.turns) + 1 >= max_turns)
+    episode.turns.append(_turn(prompt, completion, result))
+    episode.opponent_turns += _opponent_turns(info)
+    if terminated or truncated:
+        episode.terminated, episode.truncated = bool(terminated), bool(truncated)
+        return True
+    return False
+
+
+def _in_rounds(
+    policy: Policy,
+    slots: list[ChatHistory],
+    view: View,
+    seeds: Sequence[int],
+    options: Sequence[dict[str, Any] | None] | None,
+    on_episode: Callable[[Episode], None] | None,
+    max_turns: int,
+    bar: Any,
+    rounds: Rounds | None,
+) -> list[Episode]:
+    """Each episode in a thread; each round one call per policy (:class:`Rounds`).
+
+    Between rounds, envs whose episode ended start the next seeds in slot order (before
+    the round's calls, so new episodes join them), as :func:`_lockstep` does.
+    """
+    assert rounds is not None
+    queue = list(range(len(seeds)))[::-1]
+    idle = list(range(len(slots)))
+    threads: dict[int, threading.Thread] = {}
+    done: list[tuple[int, Episode | None, BaseException | None]] = []
+    finished: list[Episode] = []
+
+    def play(slot: int, i: int) -> Episode:
+        env = slots[slot]
+        opts = options[i] if options is not None else None
+        episode = Episode(index=i, seed=int(seeds[i]), options=opts)
+        _, info = env.reset(seed=int(seeds[i]), options=opts)
+        episode.opponent_turns += _opponent_turns(info)
+        while True:
+            prompt = view.visible(env.messages)
+            completion = rounds.ask(policy, [prompt])[0]
+            if _record(episode, prompt, completion, env.step(completion.text), max_turns):
+                return episode
+
+    try:
+        while queue or threads:
+            for slot in sorted(idle):
+                if queue:
+                    i = queue.pop()
+                    threads[slot] = rounds.start(slot, lambda s=slot, i=i: play(s, i), done)
+            idle = []
+            rounds.wait()
+            for slot, episode, error in sorted(done, key=lambda item: item[0]):
+                threads.pop(slot).join()
+                if error is not None:
+                    raise error
+                assert episode is not None
+                finished.append(episode)
+                if on_episode is not None:
+                    on_episode(episode)
+                idle.append(slot)
+            done.clear()
+            bar.update(len(finished) - bar.n)
+            if idle and queue:
+                continue  # new episodes join this round's calls
+            if not rounds.answer() and threads:
+                raise RuntimeError("rollout stalled: episodes wait but nothing was asked")
+    except BaseException:
+        rounds.abort()
+        for thread in threads.values():
+            thread.join()
+        raise
+    return finished
 
 
 def check_view(view: View, tokenizer: Any = None) -> list[str]:

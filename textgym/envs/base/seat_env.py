@@ -41,7 +41,14 @@ class PolicyPlayer:
     the game's rules as the system message and the seat's observation as the user
     message; ``answer_tag`` (e.g. ``"action"``) reads the answer inside that tag, as the
     LLM envs ask of their agent. ``fallbacks`` counts the answers that named no legal
-    action (a random legal one was played instead)."""
+    action (a random legal one was played instead).
+
+    Every decision is kept until :meth:`take_turns` hands it on (the envs put them in
+    ``info["opponent_turns"]``): the conversation, the policy's exact
+    :class:`~textgym.core.Completion`, the seat, whether the answer was inside the tag
+    (``format_ok``, None without a tag) and whether it fell back. A trainer turns them
+    into the opponent seat's own episode (self-play).
+    """
 
     def __init__(
         self, policy: Policy, answer_tag: str | None = None, system_prompt: str | None = None
@@ -53,6 +60,13 @@ class PolicyPlayer:
         self.system_prompt = system_prompt
         """The system message the policy reads (None: the game's rules; "": none)."""
         self.fallbacks = 0
+        self._turns: list[dict[str, Any]] = []
+
+    def take_turns(self) -> list[dict[str, Any]]:
+        """The decisions since the last call (``seat``, ``messages``, ``completion``,
+        ``format_ok``, ``fallback``), oldest first; they are forgotten here."""
+        turns, self._turns = self._turns, []
+        return turns
 
     def act(self, game: TurnBasedGame, seat: int, rng: np.random.Generator) -> str:
         """The policy's answer if it names a legal action (inside ``answer_tag`` when the
@@ -60,15 +74,27 @@ class PolicyPlayer:
         system = game.rules if self.system_prompt is None else self.system_prompt
         conversation = [{"role": "system", "content": system}] if system else []
         conversation.append({"role": "user", "content": game.observe(seat)})
-        text = self.policy.complete([conversation])[0].text
+        completion = self.policy.complete([conversation])[0]
+        text, format_ok = completion.text, None
         if self.answer_tag is not None:
             parsed = parse_answer(text, self.answer_tag).answer
+            format_ok = parsed is not None
             text = text if parsed is None else parsed
         action = game.parse_action(text)
+        fell_back = action is None
         if action is None:
             self.fallbacks += 1
             legal = game.legal_actions()
             action = legal[int(rng.integers(len(legal)))]
+        self._turns.append(
+            {
+                "seat": game.seats[seat],
+                "messages": conversation,
+                "completion": completion,
+                "format_ok": format_ok,
+                "fallback": fell_back,
+            }
+        )
         return action
 
 
@@ -85,8 +111,10 @@ class SeatEnv(TextEnv):
     Info: ``legal_actions``, ``seat``, ``invalid_action``, ``invalid_reason``,
     ``opponent_actions`` (what the opponent played since the agent's last turn),
     ``opponent_fallbacks`` (a policy opponent's unreadable answers so far),
-    ``reward_components`` (``outcome``), and at the end ``episode_metrics`` (``return``,
-    ``win``, ``draw``, ``loss``).
+    ``opponent_turns`` (a policy opponent's decisions since the agent's last turn, see
+    :class:`PolicyPlayer`), ``reward_components`` (``outcome``), and at the end
+    ``episode_metrics`` (``return``, ``win``, ``draw``, ``loss``) and ``opponent_outcome``
+    (what the other seat earns, on the agent's reward scale).
     """
 
     markov_observations = True
@@ -218,10 +246,13 @@ class SeatEnv(TextEnv):
             "invalid_reason": reason,
             "opponent_actions": list(played),
             "opponent_fallbacks": getattr(self._episode_opponent, "fallbacks", 0),
+            "opponent_turns": opponent_turns(self._episode_opponent),
             "reward_components": {"outcome": reward},
         }
         if over:
             mine = self.game.returns()[self.seat]
+            others = [r for s, r in enumerate(self.game.returns()) if s != self.seat]
+            info["opponent_outcome"] = self.outcome_scale * float(np.mean(others))
             info["episode_metrics"] = {
                 "return": mine,
                 "win": float(mine > 0),
@@ -229,6 +260,13 @@ class SeatEnv(TextEnv):
                 "loss": float(mine < 0),
             }
         return info
+
+
+def opponent_turns(opponent: object) -> list[dict[str, Any]]:
+    """The recorded decisions of a policy opponent since the last call (see
+    :meth:`PolicyPlayer.take_turns`); [] for a scripted one."""
+    take = getattr(opponent, "take_turns", None)
+    return take() if callable(take) else []
 
 
 def as_seat_player(opponent: SeatPlayer | Policy, answer_tag: str | None = None) -> SeatPlayer:
@@ -243,4 +281,4 @@ def as_seat_player(opponent: SeatPlayer | Policy, answer_tag: str | None = None)
     )
 
 
-__all__ = ["PolicyPlayer", "SeatEnv", "SeatPlayer", "as_seat_player"]
+__all__ = ["PolicyPlayer", "SeatEnv", "SeatPlayer", "as_seat_player", "opponent_turns"]

@@ -52,7 +52,8 @@ class TextKuhnPokerEnv(SeatEnv):
     * ``alpha`` — which equilibrium the bot plays (in [0, 1/3], how often player 1 bluffs).
     * ``agent_seat`` — 0 (acts first), 1 or None (drawn from the episode seed).
     * ``opponent`` — any seat player or policy instead of the bot
-      (:class:`~textgym.envs.base.seat_env.SeatEnv`).
+      (:class:`~textgym.envs.base.seat_env.SeatEnv`); a policy's answer is read inside
+      ``<action>...</action>`` when it has one, else whole.
     * ``render_mode`` — ``"ansi"`` or ``"human"``.
 
     ``reset(options=...)`` accepts ``random_move_prob``, ``agent_seat`` and ``cards`` (the
@@ -80,7 +81,9 @@ class TextKuhnPokerEnv(SeatEnv):
         self._custom_opponent = opponent is not None
         bot = KuhnBot(equilibrium(self.alpha), random_move_prob)
         self.random_move_prob = bot.random_move_prob
-        super().__init__(KuhnPokerGame(), opponent or bot, agent_seat, render_mode)
+        super().__init__(
+            KuhnPokerGame(), opponent or bot, agent_seat, render_mode, answer_tag="action"
+        )
 
     def episode_opponent(self, options: dict[str, Any]) -> SeatPlayer:
         """The bot at this episode's ``random_move_prob``, if given."""

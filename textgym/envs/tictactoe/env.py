@@ -14,7 +14,7 @@ from textgym.core import (
     check_reset_options,
     text_space,
 )
-from textgym.envs.base.seat_env import PolicyPlayer
+from textgym.envs.base.seat_env import PolicyPlayer, opponent_turns
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.game import TicTacToeGame
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
@@ -97,7 +97,9 @@ class TextTicTacToeEnv(TextEnv):
       policy (``complete(conversations)``: a model, a server, a scripted player) that
       reads its seat's board and answers a cell, in ``<move>N</move>`` or bare; an answer
       that names no free cell plays a random one instead (``info["opponent_fallbacks"]``
-      counts them). Overrides ``random_move_prob``.
+      counts them; ``info["opponent_turns"]`` holds its decisions since the agent's last
+      move, and the last info ``opponent_outcome``, its outcome reward). Overrides
+      ``random_move_prob``.
     * ``observation_style`` — ``"full"`` (the drawn board, default), ``"compact"`` or
       ``"letters"``.
 
@@ -335,6 +337,9 @@ class TextTicTacToeEnv(TextEnv):
         }
         if isinstance(self._episode_opponent, PolicySeat):
             info["opponent_fallbacks"] = self._episode_opponent.player.fallbacks
+            info["opponent_turns"] = opponent_turns(self._episode_opponent.player)
+            if result != "none":
+                info["opponent_outcome"] = self.outcome_rewards[_OTHER_SIDE[result]]
         if result == "none":
             info["restart_options"] = {"board": self._board, "agent_mark": self._mark}
         else:
@@ -427,6 +432,10 @@ class PolicySeat:
 
     def __repr__(self) -> str:
         return f"PolicySeat({self.player.policy!r})"
+
+
+#: A result of the agent, seen from the opponent's seat.
+_OTHER_SIDE = {"win": "loss", "draw": "draw", "loss": "win"}
 
 
 def _check_prob(p: object) -> float:
