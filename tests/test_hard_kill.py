@@ -82,13 +82,18 @@ def warm_model(warm_model_for) -> Path:
     return warm_model_for(View("TextTicTacToe-LLM-Letters-v0", "", "last"))
 
 
-def test_train_rl_killed_twice_ends_bit_identical(warm_model, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "opponent",
+    [(), ("--opponent", "self"), ("--opponent", "snapshot:1", "--opponent-pool", "2")],
+    ids=["scripted", "self-play", "snapshots"],
+)
+def test_train_rl_killed_twice_ends_bit_identical(warm_model, tmp_path, opponent) -> None:
     def rl(out: Path, *extra: str) -> list[str]:
         return textgym(
             "train", "rl", "--model", str(warm_model), "--out", str(out), *VIEW,
             "--steps", "4", "--games-per-batch", "8", "--group-size", "4",
             "--eval-every", "2", "--eval-games", "4", "--checkpoint-every", "1",
-            "--max-new-tokens", "20", "--quiet", *extra,
+            "--max-new-tokens", "20", "--quiet", *opponent, *extra,
         )  # fmt: skip
 
     reference = tmp_path / "reference"
@@ -106,6 +111,14 @@ def test_train_rl_killed_twice_ends_bit_identical(warm_model, tmp_path) -> None:
     trained, start = weights(reference / "checkpoint"), weights(warm_model)
     assert any(not torch.equal(trained[k], start[k]) for k in start)  # RL did change it
     assert metric_lines(killed / "metrics.jsonl") == metric_lines(reference / "metrics.jsonl")
+    if opponent:  # who played the other seat is in every step's line
+        against = [r["opponent"] for r in metric_lines(reference / "metrics.jsonl")]
+        expected = ["self"] * 4 if opponent[1] == "self" else ["snapshot@0"]
+        assert against[: len(expected)] == expected and len(against) == 4
+    if "snapshot:1" in opponent:  # the pool's last two, and only those, stay on disk
+        kept = sorted(p.name for p in (killed / "opponents").iterdir())
+        assert kept == sorted(p.name for p in (reference / "opponents").iterdir())
+        assert kept == ["step-2", "step-3"]
 
 
 def test_train_sft_killed_mid_epoch_and_after_an_epoch_ends_bit_identical(

@@ -12,7 +12,6 @@ episode is appended as it finishes, and ``resume`` skips the episodes already th
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from textgym.core import Completion, Conversation, Policy
-from textgym.envs import probe_env
+from textgym.envs import check_takes_opponent, probe_env
 from textgym.policies.by_name import make_policy
 from textgym.rollout import Episode, rollout
 from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
@@ -427,11 +426,7 @@ def opponent_policy_obj(
     """The opponent policy ``name`` for ``env_id``: seeded apart from the player (seed + 1),
     and an ``hf:`` model in its own recorded view (its system prompt replaces the one the
     env offers; its answer budget is its own)."""
-    with probe_env(env_id) as env:
-        if "opponent" not in inspect.signature(type(env.unwrapped).__init__).parameters:
-            raise ValueError(
-                f"{env_id} has no seat for an opponent policy (its env takes no opponent)"
-            )
+    check_takes_opponent(env_id)
     budget, system = view.max_new_tokens, None
     if name.startswith("hf:"):
         own = load_view(name[3:])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fractions import Fraction
 from typing import Any
 
 from textgym.cli.common import (
@@ -41,6 +42,7 @@ def _policy(args: argparse.Namespace, view: Any, spec: str) -> Any:
         spec,
         view.env_id,
         seed=args.seed,
+        temperature=1.0 if getattr(args, "samples", 1) > 1 else 0.0,
         max_new_tokens=view.max_new_tokens,
         base_url=args.base_url,
         device=args.device,
@@ -109,11 +111,11 @@ def _audit_kuhn(args: argparse.Namespace, view: Any, specs: list[str]) -> int:
     rows = []
     for spec in specs:
         policy = _policy(args, view, spec)
-        audit = audit_kuhn(policy, view)
+        audit = audit_kuhn(policy, view, samples=args.samples)
         aggressive = [
             f"{card}{'/' + '-'.join(h) if h else ''}"
             for (card, h), p in audit.strategy.items()
-            if p
+            if p > Fraction(1, 2)
         ]
         rows.append(
             [
@@ -132,7 +134,24 @@ def _audit_kuhn(args: argparse.Namespace, view: Any, specs: list[str]) -> int:
         "equilibrium); as player N: mean chips against the equilibrium (best: -1/18 = -0.0556 "
         "as player 1, +0.0556 as player 2); exact for a deterministic player (hf: greedy)"
     )
+    if args.samples > 1:
+        print(
+            f"sampled at temperature 1, {args.samples} answers per information set: the "
+            "strategy is the share of bets/calls (bets/calls at: where it is over 1/2), an "
+            f"estimate (s.e. <= {0.5 / args.samples**0.5:.3f} each); the figures are exact "
+            "for that estimate"
+        )
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -154,6 +173,13 @@ def add_parser(sub: Any) -> None:
     add_model_options(p_audit)
     p_audit.add_argument(
         "--show-mistakes", type=int, default=0, help="print the first N non-optimal answers"
+    )
+    p_audit.add_argument(
+        "--samples",
+        type=_positive,
+        default=1,
+        help="Kuhn poker: answers per information set; above 1 the policy samples at "
+        "temperature 1 and the audit estimates its mixed strategy (default 1: greedy, exact)",
     )
     p_audit.add_argument(
         "--no-board",

@@ -29,6 +29,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,
         keep_best=args.keep_best,
+        opponent=args.opponent,
         lora_rank=args.lora,
         device=args.device,
         dtype=args.dtype,
@@ -85,6 +86,14 @@ def add_parser(sub: Any) -> None:
         help="make each CISPO round's model its checkpoint with the lowest exact loss to "
         "perfect play, audited every --eval-every steps, the round's start included "
         "(default: the preset's; smollm2-cpu keeps the best)",
+    )
+    p_pipe.add_argument(
+        "--opponent",
+        default=None,
+        metavar="self|snapshot:K",
+        help="who plays the other seat in the CISPO rounds: the student itself (both seats "
+        "trained) or frozen snapshots of it every K steps (default: the scripted minimax bot "
+        "at each round's skills)",
     )
     p_pipe.add_argument("--lora", type=lora_rank, default=None, metavar="RANK", help=LORA_HELP)
     p_pipe.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")

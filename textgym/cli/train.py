@@ -86,6 +86,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         keep_best=args.keep_best,
         keep_best_mode=args.keep_best_mode,
+        opponent=args.opponent,
+        opponent_pool=args.opponent_pool,
         checkpoint_every=args.checkpoint_every,
         eval_games=args.eval_games,
         num_envs=args.num_envs,
@@ -164,6 +166,8 @@ def add_parser(sub: Any) -> None:
         config_option(p_rl, RLConfig, name)
     config_option(p_rl, RLConfig, "keep_best", type=str, metavar="METRIC")
     config_option(p_rl, RLConfig, "keep_best_mode", choices=("max", "min"))
+    config_option(p_rl, RLConfig, "opponent", type=str, metavar="self|snapshot:K")
+    config_option(p_rl, RLConfig, "opponent_pool")
     config_option(p_rl, RLConfig, "seed")
     config_option(p_rl, RLConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
     config_option(p_rl, RLConfig, "device")

@@ -5,6 +5,7 @@ and the lookups every command makes before it plays (:func:`check_env_id`,
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -101,6 +102,16 @@ def check_env_id(env_id: str) -> None:
     if name not in gym.registry:
         known = ", ".join(sorted(e for e in gym.registry if e.startswith("Text")))
         raise ValueError(f"unknown env {env_id!r}; choose one of: {known}")
+
+
+def check_takes_opponent(env_id: str) -> None:
+    """Refuse (``ValueError``) an env that has no seat for an opponent policy: its env
+    class takes no ``opponent`` argument."""
+    with probe_env(env_id) as env:
+        if "opponent" not in inspect.signature(type(env.unwrapped).__init__).parameters:
+            raise ValueError(
+                f"{env_id} has no seat for an opponent policy (its env takes no opponent)"
+            )
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from textgym.evaluation import condition_options
 from textgym.models.files import check_dtype, check_rank_value
 from textgym.trainers.groups import resolve_curriculum
+from textgym.trainers.opponents import check_opponent_env, parse_opponent
 from textgym.view import View
 
 
@@ -196,6 +197,17 @@ class RLConfig:
     and every value checked). Needs ``eval_every``; None: only the last step is kept."""
     keep_best_mode: Literal["max", "min"] = "max"
     """Whether the best value of ``keep_best`` is the highest or the lowest."""
+    opponent: str | None = None
+    """Who plays the other seat of a two-player env (:mod:`textgym.trainers.opponents`):
+    None, the env's own opponent (its bot, under the curriculum); ``"self"``, the model
+    being trained, both seats trainable, each seat's advantage relative to its own seat's
+    rollouts of the group; ``"snapshot:K"``, a frozen copy of the model refreshed every K
+    steps, drawn each step from the last ``opponent_pool`` copies. Needs
+    ``history="last"``; the env's curriculum and replay (its bot's settings) do not
+    apply."""
+    opponent_pool: int = 4
+    """With ``opponent="snapshot:K"``: how many of the latest snapshots the opponent is
+    drawn from."""
     dtype: str = "float32"
     """Weights' dtype: ``float32``, ``bfloat16``, ``float16``, ``auto`` (bfloat16 on a
     CUDA device that supports it, else float32) or ``bfloat16-mixed`` (float32 weights
@@ -266,6 +278,22 @@ class RLConfig:
             self.eval_conditions = tuple(self.eval_conditions)
             for condition in self.eval_conditions:
                 condition_options(self.env_id, condition)
+        if self.opponent_pool < 1:
+            raise ValueError(f"opponent_pool must be >= 1, got {self.opponent_pool}")
+        if self.opponent is not None:
+            parse_opponent(self.opponent)
+            check_opponent_env(self.env_id, self.history)
+            if self.curriculum:
+                raise ValueError(
+                    f"a curriculum ({', '.join(self.curriculum)}) sets {self.env_id}'s own "
+                    f"opponent, which opponent={self.opponent!r} replaces: leave it out"
+                )
+            if self.replay_share > 0 or self.replay_options:
+                raise ValueError(
+                    f"replay restarts lost positions against {self.env_id}'s own opponent; "
+                    f"with opponent={self.opponent!r} set replay_share to 0"
+                )
+            self.curriculum = {}
         resolve_curriculum(self.env_id, self.curriculum, self.replay_options)
 
     @property

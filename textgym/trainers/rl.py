@@ -59,6 +59,15 @@ from textgym.trainers.groups import (
     resolve_curriculum,
     share_of_groups_with_variance,
 )
+from textgym.trainers.opponents import (
+    OpponentSpec,
+    SeatScoring,
+    SnapshotPool,
+    both_seats,
+    opponent_system_prompt,
+    parse_opponent,
+    seat_scoring,
+)
 from textgym.trainers.replay import lost_positions
 from textgym.trainers.step import cispo_step
 from textgym.trainers.tokens import episode_tokens, prefix_report
@@ -90,9 +99,16 @@ def read_best(out_dir: str | Path) -> dict[str, Any] | None:
 
 
 def save_checkpoint(
-    config: RLConfig, model, tokenizer, optimizer, step: int, replay: list | None = None
+    config: RLConfig,
+    model,
+    tokenizer,
+    optimizer,
+    step: int,
+    replay: list | None = None,
+    opponents: list[int] | None = None,
 ) -> Path:
-    """Write model, tokenizer, view, optimizer, step and replay states atomically."""
+    """Write model, tokenizer, view, optimizer, step, replay states and the steps of the
+    opponent snapshots in the pool atomically."""
 
     def trainer_state(folder: Path) -> None:
         torch.save(
@@ -101,6 +117,7 @@ def save_checkpoint(
                 "step": step,
                 "config": asdict(config),
                 "replay": list(replay or []),
+                "opponents": list(opponents or []),
             },
             folder / "trainer_state.pt",
         )
@@ -132,6 +149,26 @@ def _episode_means(episodes: list[Episode]) -> dict[str, float]:
         "rollout/completion_len": float(np.mean(lens)) if lens else 0.0,
         **{f"rollout/{k}": float(np.mean(v)) for k, v in metrics.items()},
     }
+
+
+def _opponent_means(episodes: list[Episode]) -> dict[str, float]:
+    """With a policy opponent: its answers per episode, the share of them that named no
+    legal move or missed the answer tag, and its mean outcome reward."""
+    decisions = [t.info for e in episodes for t in e.opponent_turns]
+    if not decisions:
+        return {}
+    formats = [d["format_ok"] for d in decisions if d.get("format_ok") is not None]
+    ends = [e.final_info for e in episodes]
+    outcomes = [info["opponent_outcome"] for info in ends if "opponent_outcome" in info]
+    out = {
+        "opponent/answers": len(decisions) / len(episodes),
+        "opponent/fallbacks": float(np.mean([bool(d.get("fallback")) for d in decisions])),
+    }
+    if formats:
+        out["opponent/format_ok"] = float(np.mean(formats))
+    if outcomes:
+        out["opponent/outcome"] = float(np.mean(outcomes))
+    return out
 
 
 def _distributed(device: str) -> tuple[int, int, bool]:
@@ -169,6 +206,14 @@ def _leave(run: _Training) -> None:
     if run.joined:
         run.trained = run.model
         dist.destroy_process_group()
+
+
+def _wait_for_rank_0(run: _Training) -> None:
+    """Under torchrun, until rank 0 has written what every rank reads next."""
+    if run.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def _device(config: RLConfig) -> str:
@@ -241,6 +286,23 @@ class _Training:
     """This run joined the torchrun process group (and leaves it when done)."""
     best: dict[str, Any] | None = None
     """With ``keep_best``: what ``out_dir/best`` holds (:func:`read_best`)."""
+    opponent: OpponentSpec | None = None
+    """``config.opponent``, parsed."""
+    pool: SnapshotPool | None = None
+    """With ``opponent="snapshot:K"``: the frozen copies."""
+    scoring: SeatScoring | None = None
+    """With ``opponent="self"``: how the env's wrappers score the opponent's answers."""
+    opponent_system: str = ""
+    """With an opponent: the system message both seats read."""
+
+    def checkpoint(self, config: RLConfig, step: int) -> None:
+        """Save the checkpoint of ``step``; then drop snapshots no checkpoint names."""
+        opponents = self.pool.steps if self.pool is not None else None
+        save_checkpoint(
+            config, self.model, self.tokenizer, self.optimizer, step, self.replay, opponents
+        )
+        if self.pool is not None:
+            self.pool.prune()
 
 
 def _start(config: RLConfig, resume: bool) -> _Training:
@@ -266,7 +328,7 @@ def _start(config: RLConfig, resume: bool) -> _Training:
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    return _Training(
+    run = _Training(
         model,
         tokenizer,
         optimizer,
@@ -278,6 +340,16 @@ def _start(config: RLConfig, resume: bool) -> _Training:
         int(state["step"]) if state is not None else 0,
         joined,
     )
+    if config.opponent is not None:
+        run.opponent = spec = parse_opponent(config.opponent)
+        run.opponent_system = opponent_system_prompt(config.env_id, config.system_prompt)
+        if spec.trains_both_seats:
+            run.scoring = seat_scoring(config.env_id)
+        else:
+            run.pool = SnapshotPool(config.out_dir, config.opponent_pool, device, config.dtype)
+            if state is not None:
+                run.pool.restore([int(s) for s in state.get("opponents", [])])
+    return run
 
 
 def _load(config: RLConfig, checkpoint: Path | None, device: str) -> tuple[Any, Any]:
@@ -323,31 +395,56 @@ def plan_step(config: RLConfig, run: _Training, step: int) -> tuple[list[GroupPl
 
 def rollout_step(
     config: RLConfig, run: _Training, step: int, plan: list[GroupPlan]
-) -> list[Episode]:
-    """Every group of the plan, ``group_size`` times, with the current model."""
-    seed = int(np.random.SeedSequence([config.seed, step, 1, run.rank]).generate_state(1)[0])
-    policy = HFPolicy(
-        run.model,
-        run.tokenizer,
-        temperature=config.temperature,
-        max_new_tokens=config.max_new_tokens,
-        seed=seed,
-    )
-    return rollout(
+) -> tuple[list[Episode], str | None]:
+    """Every group of the plan, ``group_size`` times, with the current model; (episodes,
+    who played the other seat: ``self``, ``snapshot@S`` or None for the env's own)."""
+
+    def sampler(model: Any, stream: int) -> HFPolicy:
+        entropy = [config.seed, step, stream, run.rank]
+        seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+        return HFPolicy(
+            model,
+            run.tokenizer,
+            temperature=config.temperature,
+            max_new_tokens=config.max_new_tokens,
+            seed=seed,
+        )
+
+    policy = sampler(run.model, 1)
+    opponent, name = None, None
+    if run.opponent is not None and run.pool is None:
+        opponent, name = policy, "self"
+    elif run.pool is not None:
+        assert run.opponent is not None
+        if (step - 1) % run.opponent.every == 0:  # step 0 (the start) is the first
+            run.pool.take(step - 1, run.model, run.tokenizer, write=run.rank == 0)
+            _wait_for_rank_0(run)
+        snapshot = run.pool.draw(config.seed, step)
+        opponent, name = sampler(run.pool.model(snapshot), 4), f"snapshot@{snapshot}"
+    episodes = rollout(
         policy,
         config.view,
         [g.seed for g in plan for _ in range(config.group_size)],
         options=[g.options or None for g in plan for _ in range(config.group_size)],
         num_envs=config.num_envs,
+        opponent=opponent,
+        opponent_system_prompt=run.opponent_system if opponent is not None else None,
     )
+    return episodes, name
 
 
 def update_step(
     config: RLConfig, run: _Training, step: int, episodes: list[Episode]
 ) -> tuple[dict[str, float], float]:
-    """Group-relative advantages and one CISPO step; (losses, share of groups with variance)."""
+    """Group-relative advantages and one CISPO step; (losses, share of groups with variance).
+
+    In self-play the opponent's side of each episode trains too, its advantage relative to
+    the same seat's rollouts of its group (:func:`~textgym.trainers.opponents.both_seats`).
+    """
+    groups: list[Any] = [e.index // config.group_size for e in episodes]
+    if run.scoring is not None:
+        episodes, groups = both_seats(episodes, config.group_size, run.scoring)
     rewards = [e.total_reward for e in episodes]
-    groups = [e.index // config.group_size for e in episodes]
     advantages = group_advantages(rewards, groups, scale=config.advantage_scale)
     for group in run.optimizer.param_groups:
         group["lr"] = config.lr * min(1.0, step / max(config.warmup_steps, 1))
@@ -406,7 +503,7 @@ def train_rl(
     try:
         for step in range(run.start_step + 1, config.steps + 1):
             plan, replayed = plan_step(config, run, step)
-            episodes = rollout_step(config, run, step, plan)
+            episodes, against = rollout_step(config, run, step, plan)
             if config.replay_share > 0:
                 lost = lost_positions(episodes, config.replay_turns, config.replay_below)
                 run.replay = (run.replay + lost)[-config.replay_size :]
@@ -418,7 +515,10 @@ def train_rl(
                 "rollout/groups_with_variance": variance,
                 "replay/groups": float(replayed),
                 "replay/positions": float(len(run.replay)),
+                **_opponent_means(episodes),
             }
+            if against is not None:
+                record["opponent"] = against
             if config.history == "full":
                 report = prefix_report(episodes)
                 record.update({k: v for k, v in report.items() if math.isfinite(v)})
@@ -433,7 +533,7 @@ def train_rl(
             history.append(record)
     except KeyboardInterrupt:
         if run.rank == 0 and step > run.start_step and history and history[-1]["step"] == step:
-            save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
+            run.checkpoint(config, step)
         raise
     except FloatingPointError as exc:
         raise FloatingPointError(
@@ -468,7 +568,7 @@ def _log_step(
     if evaluated and config.keep_best is not None:
         _offer_best(config, run, step, record)
     if step % config.checkpoint_every == 0 or step == config.steps:
-        save_checkpoint(config, run.model, run.tokenizer, run.optimizer, step, run.replay)
+        run.checkpoint(config, step)
 
 
 def _evaluations(config: RLConfig, run: _Training, checks: Checks | None) -> dict[str, float]:

@@ -52,3 +52,36 @@ def test_an_answer_that_is_no_action_counts_as_passive() -> None:
     audit = audit_kuhn(PureStrategyPolicy(always, True, junk_at=("K", ())), "TextKuhnPoker-LLM-v0")
     assert audit.invalid == 1 and audit.strategy[("K", ())] == 0  # counted as passive
     assert audit.value_first < Fraction(-1, 18) or audit.value_second < Fraction(1, 18)
+
+
+class MixedStrategyPolicy:
+    """Samples a mixed strategy (for both seats) from the latest observation."""
+
+    def __init__(self, strategy, seed: int = 0) -> None:
+        self.strategy, self.rng = strategy, np.random.default_rng(seed)
+
+    def complete(self, conversations):
+        out = []
+        for conversation in conversations:
+            card, history = read_information_set(conversation[-1]["content"])
+            facing = bool(history) and history[-1] == "bet"
+            aggressive = self.rng.random() < float(self.strategy[(card, history)])
+            action = (
+                ("call" if aggressive else "fold") if facing else ("bet" if aggressive else "check")
+            )
+            out.append(Completion(text=f"<action>{action}</action>"))
+        return out
+
+
+def test_sampled_answers_estimate_a_mixed_strategy() -> None:
+    from textgym.envs.kuhn.solver import equilibrium
+
+    eq = equilibrium(Fraction(1, 6))
+    samples = 2000
+    audit = audit_kuhn(MixedStrategyPolicy(eq), "TextKuhnPoker-LLM-v0", samples=samples)
+    for key, p in eq.items():  # each share within 4 standard errors of the truth
+        se = max(float(p * (1 - p)), 1e-9) ** 0.5 / samples**0.5
+        assert abs(float(audit.strategy[key]) - float(p)) <= 4 * se + 1e-12, key
+    assert audit.invalid == 0 and 0 <= audit.exploitability < Fraction(3, 100)
+    with pytest.raises(ValueError, match="samples"):
+        audit_kuhn(MixedStrategyPolicy(eq), samples=0)

@@ -53,9 +53,9 @@ class KuhnAudit:
 
     strategy: Strategy
     """Probability of the aggressive action (bet, call) at each information set (0 or 1
-    for a greedy policy)."""
+    for a greedy policy; the share of aggressive answers when sampled)."""
     invalid: int
-    """Information sets where the answer was no legal action (counted as passive)."""
+    """Answers that were no legal action (counted as passive)."""
     exploitability: Fraction
     """Chips a hand a best responder wins from it, on average over the seats (0: an
     equilibrium)."""
@@ -72,38 +72,54 @@ def _format(env: gym.Env, action: str) -> str:
         return action
 
 
-def audit_kuhn(policy: Policy, view: View | str = "TextKuhnPoker-LLM-v0") -> KuhnAudit:
-    """Play ``policy`` once at each of the 12 information sets under ``view`` (its env,
-    history and system prompt) and return its strategy and exact worth."""
+def _at_infoset(view: View, seat: int, card: str, history: tuple[str, ...]) -> ChatHistory:
+    """An env under ``view`` where the agent holds ``card`` in ``seat`` after ``history``."""
+    other = next(c for c in CARDS if c != card)
+    cards = (card, other) if seat == 0 else (other, card)
+    theirs = tuple(a for i, a in enumerate(history) if i % 2 != seat)
+    env = ChatHistory(
+        gym.make(view.env_id, opponent=_Script(theirs)), system_prompt=view.system_prompt
+    )
+    env.reset(seed=0, options={"agent_seat": seat, "cards": cards})
+    for i, action in enumerate(history):
+        if i % 2 == seat:  # the agent's own earlier action
+            env.step(_format(env, action))
+    return env
+
+
+def audit_kuhn(
+    policy: Policy, view: View | str = "TextKuhnPoker-LLM-v0", samples: int = 1
+) -> KuhnAudit:
+    """Ask ``policy`` ``samples`` times at each of the 12 information sets under ``view``
+    (its env, history and system prompt; one batched call) and return its strategy and
+    its worth.
+
+    With ``samples=1`` and a greedy policy the strategy is exact, and so is everything
+    computed from it. A sampling policy asked ``samples`` times gives the share of
+    aggressive answers at each information set: an estimate of its mixed strategy (each
+    share has a standard error of at most ``0.5 / sqrt(samples)``), whose exploitability
+    and values are then exact for that estimate.
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
     view = as_view(view)
-    envs, keys, prompts = [], [], []
-    for seat in (0, 1):
-        for card, history in INFOSETS[seat]:
-            other = next(c for c in CARDS if c != card)
-            cards = (card, other) if seat == 0 else (other, card)
-            theirs = tuple(a for i, a in enumerate(history) if i % 2 != seat)
-            env = ChatHistory(
-                gym.make(view.env_id, opponent=_Script(theirs)), system_prompt=view.system_prompt
-            )
-            env.reset(seed=0, options={"agent_seat": seat, "cards": cards})
-            for i, action in enumerate(history):
-                if i % 2 == seat:  # the agent's own earlier action
-                    env.step(_format(env, action))
-            envs.append(env)
-            keys.append((card, history))
-            prompts.append(view.visible(env.messages))
-    answers = policy.complete(prompts)
-    strategy: Strategy = {}
+    keys = [(seat, key) for seat in (0, 1) for key in INFOSETS[seat]]
+    envs = [_at_infoset(view, seat, *key) for seat, key in keys for _ in range(samples)]
+    answers = policy.complete([view.visible(env.messages) for env in envs])
+    bets: dict[InfoSet, int] = {key: 0 for _, key in keys}
     invalid = 0
-    for env, key, answer in zip(envs, keys, answers, strict=True):
+    for env, (_, key), answer in zip(
+        envs, [k for k in keys for _ in range(samples)], answers, strict=True
+    ):
         game = env.unwrapped.game
         before = len(game.history)
         env.step(answer.text)
         played = game.history[before] if len(game.history) > before else None
         if played not in legal_actions(key[1]):
             invalid += 1
-        strategy[key] = Fraction(1 if played in ("bet", "call") else 0)
+        bets[key] += played in ("bet", "call")
         env.close()
+    strategy: Strategy = {key: Fraction(n, samples) for key, n in bets.items()}
     eq = equilibrium()
     return KuhnAudit(
         strategy=strategy,

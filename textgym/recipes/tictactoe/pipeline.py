@@ -127,6 +127,11 @@ class PipelineConfig:
     """Share of round 2's groups that start from the last positions of games the student
     lost, against the perfect opponent (``RLConfig.replay_share``; 0: off). Its worst
     mistake sat on a line a batch meets about once (docs/tictactoe-study.md, "What was tried")."""
+    opponent: str | None = None
+    """Who plays the other seat in the CISPO rounds (``RLConfig.opponent``): None, the
+    scripted minimax bot at the rounds' ``rl*_prob`` skills (and ``rl*_replay``); ``self``,
+    the student in both seats, both trained; ``snapshot:K``, frozen copies of the student.
+    With one, no scripted opponent plays in training (the evaluations still meet them)."""
     games_per_batch: int = 256
     """Games per CISPO step."""
     group_size: int = 8
@@ -203,6 +208,12 @@ class PipelineConfig:
         check_dtype(self.dtype)
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.opponent is not None:
+            from textgym.trainers.opponents import parse_opponent
+
+            parse_opponent(self.opponent)
+            if self.history != "last":
+                raise ValueError("a model opponent needs history 'last'")
         if self.lora_rank is not None:
             from textgym.models.lora import check_rank_value
 
@@ -787,9 +798,10 @@ class _PipelineRun:
             temperature=temperature,
             max_new_tokens=config.max_new_tokens,
             num_envs=min(128, config.games_per_batch),
-            curriculum={"random_move_prob": prob},
-            replay_share=replay,
-            replay_options={"random_move_prob": 0.0},
+            curriculum={"random_move_prob": prob} if config.opponent is None else {},
+            replay_share=replay if config.opponent is None else 0.0,
+            replay_options={"random_move_prob": 0.0} if config.opponent is None else {},
+            opponent=config.opponent,
             history=config.history,
             system_prompt=config.system_prompt,
             env_id=config.env_id,
