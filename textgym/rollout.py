@@ -83,13 +83,17 @@ class Rounds:
     running episode is blocked or done, :meth:`answer` makes **one** call per policy with
     all of its pending conversations, in the order of the env slots: the agent's and the
     opponent's prompts of the same policy object share that call (self-play), and the
-    answers never depend on thread timing.
+    answers never depend on thread timing. Each blocked thread waits on its own event and
+    only the rollout's thread waits for the round to be complete, so a round wakes each
+    thread once.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._quiet = threading.Condition(self._lock)
         self._local = threading.local()
-        self._pending: list[tuple[int, int, Policy, Conversation, list[Completion]]] = []
+        self._pending: list[tuple[int, int, Policy, Conversation, _Box]] = []
+        self._waiting: set[_Box] = set()
         self._running = 0
         self._failed = False
         self.calls = 0
@@ -102,16 +106,19 @@ class Rounds:
         if slot is None:
             self.calls += 1
             return policy.complete(conversations)
-        box: list[Completion] = []
-        with self._cond:
-            for k, conversation in enumerate(conversations):
-                self._pending.append((slot, k, policy, conversation, box))
-            self._running -= 1
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: len(box) == len(conversations) or self._failed)
+        box = _Box()
+        with self._lock:
             if self._failed:
                 raise _Aborted
-        return box
+            for k, conversation in enumerate(conversations):
+                self._pending.append((slot, k, policy, conversation, box))
+            self._waiting.add(box)
+            self._running -= 1
+            self._quiet.notify()
+        box.ready.wait()
+        if self._failed:
+            raise _Aborted
+        return box.answers
 
     def start(self, slot: int, job: Callable[[], Any], done: list[Any]) -> threading.Thread:
         """Run ``job`` in a thread playing for ``slot``; its result (or exception) is put in
@@ -126,12 +133,12 @@ class Rounds:
                 pass
             except BaseException as exc:  # handed to the rollout's thread
                 error = exc
-            with self._cond:
+            with self._lock:
                 done.append((slot, result, error))
                 self._running -= 1
-                self._cond.notify_all()
+                self._quiet.notify()
 
-        with self._cond:
+        with self._lock:
             self._running += 1
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
@@ -139,38 +146,51 @@ class Rounds:
 
     def wait(self) -> None:
         """Until every episode thread is blocked on a request or finished."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._running == 0)
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._running == 0)
 
     def answer(self) -> bool:
         """One call per policy for the pending requests; False when none was pending."""
-        with self._cond:
+        with self._lock:
             batch = sorted(self._pending, key=lambda item: (item[0], item[1]))
             self._pending = []
         if not batch:
             return False
-        by_policy: dict[int, list[tuple[int, int, Policy, Conversation, list[Completion]]]] = {}
+        by_policy: dict[int, list[tuple[int, int, Policy, Conversation, _Box]]] = {}
         for item in batch:
             by_policy.setdefault(id(item[2]), []).append(item)
-        replies: list[tuple[list[Completion], Completion]] = []
         for items in by_policy.values():
             self.calls += 1
             answers = items[0][2].complete([conversation for *_, conversation, _ in items])
             if len(answers) != len(items):
                 raise RuntimeError(f"policy returned {len(answers)} answers for {len(items)}")
-            replies += [(box, answer) for (*_, box), answer in zip(items, answers, strict=True)]
-        with self._cond:
-            for box, answer in replies:
-                box.append(answer)
-            self._running += len({id(box) for box, _ in replies})
-            self._cond.notify_all()
+            for (*_, box), answer in zip(items, answers, strict=True):
+                box.answers.append(answer)
+        boxes = list(dict.fromkeys(box for *_, box in batch))
+        with self._lock:
+            self._running += len(boxes)
+            self._waiting.difference_update(boxes)
+        for box in boxes:
+            box.ready.set()
         return True
 
     def abort(self) -> None:
         """Wake every blocked episode thread so that it stops."""
-        with self._cond:
+        with self._lock:
             self._failed = True
-            self._cond.notify_all()
+            waiting, self._waiting = list(self._waiting), set()
+        for box in waiting:
+            box.ready.set()
+
+
+class _Box:
+    """The answers one blocked request waits for."""
+
+    __slots__ = ("answers", "ready")
+
+    def __init__(self) -> None:
+        self.answers: list[Completion] = []
+        self.ready = threading.Event()
 
 
 class OpponentBatcher:

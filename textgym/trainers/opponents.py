@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from textgym.envs import check_takes_opponent, probe_env
-from textgym.models.loading import load_model
 from textgym.models.saving import save_model
 from textgym.rollout import Episode, Turn
 from textgym.wrappers.chat import stack_system_prompt
@@ -190,6 +189,8 @@ class SnapshotPool:
     def model(self, step: int) -> Any:
         """The frozen model of the snapshot of ``step`` (loaded once)."""
         if step not in self._models:
+            from textgym.models.loading import load_model  # needs torch; RLConfig does not
+
             model, _ = load_model(self.path(step), self.device, self.dtype)
             model.eval().requires_grad_(False)
             self._models[step] = model

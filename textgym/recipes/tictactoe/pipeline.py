@@ -39,6 +39,7 @@ from textgym.plots import plot_results
 from textgym.policies.by_name import check_policy_name, make_policy
 from textgym.recipes.tictactoe.audit import audit_perfect_lines, audit_policy
 from textgym.rollout import check_view
+from textgym.trainers.opponents import parse_opponent
 from textgym.utils.files import (
     check_writable,
     repair_jsonl,
@@ -209,8 +210,6 @@ class PipelineConfig:
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.opponent is not None:
-            from textgym.trainers.opponents import parse_opponent
-
             parse_opponent(self.opponent)
             if self.history != "last":
                 raise ValueError("a model opponent needs history 'last'")
@@ -850,10 +849,12 @@ class _PipelineRun:
 
         started = time.perf_counter()
         rl_config = self.rl_config(name, start)
-        prob = rl_config.curriculum["random_move_prob"]
-        _log(
-            f"{name}: {rl_config.steps} CISPO steps, opponents random_move_prob {prob[0]}-{prob[1]}"
-        )
+        if rl_config.opponent is not None:
+            against = f"opponent {rl_config.opponent}"
+        else:
+            prob = rl_config.curriculum["random_move_prob"]
+            against = f"opponents random_move_prob {prob[0]}-{prob[1]}"
+        _log(f"{name}: {rl_config.steps} CISPO steps, {against}")
         checks = self.exact_loss if self.config.keep_best else None
         train_rl(rl_config, resume=True, progress=self.progress, checks=checks)
         model = self.out / name / "checkpoint"
