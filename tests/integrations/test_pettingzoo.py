@@ -79,6 +79,17 @@ def test_bad_input_is_one_clear_error() -> None:
         TextAECEnv("tic-tac-toe")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="board"):
         TextAECEnv(TicTacToeGame()).reset(options={"board": "XX......."})
+    env = TextAECEnv(TicTacToeGame())
+    with pytest.raises(RuntimeError, match=r"reset\(\) first"):
+        env.step("5")
+    env.reset(seed=0)
+    env.step("fold")  # no move: player_0 forfeits, both are done
+    with pytest.raises(ValueError, match="only valid action is None"):
+        env.step("5")  # an action for an agent whose game is over
+    while env.agents:
+        env.step(None)
+    with pytest.raises(RuntimeError, match="no agent is in play"):
+        env.step(None)
 
 
 def test_kuhn_poker_passes_the_api_test_and_deals_from_the_seed() -> None:

@@ -127,6 +127,11 @@ class TextAECEnv(AECEnv):
 
     def step(self, action: str | None) -> None:
         """Play ``action`` for :attr:`agent_selection` (None for an agent that is done)."""
+        if not getattr(self, "agents", None):
+            raise RuntimeError(
+                "no agent is in play: call reset() first (after a game, once every agent "
+                "has stepped with None, reset() starts the next)"
+            )
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
