@@ -9,7 +9,10 @@ one short named stage per line:
    played ``group_size`` times; optionally a share of the groups restart from states of
    episodes the policy lost (``replay_share``, :mod:`textgym.trainers.replay`);
 2. :func:`rollout_step`: all episodes with the current model (exact ids and log-probs);
-3. advantage = episode reward minus its group's mean;
+   in a two-player env the other seat is the env's own opponent, or with ``opponent``
+   the model itself or a frozen snapshot of it (:mod:`textgym.trainers.opponents`);
+3. advantage = episode reward minus its group's mean (in self-play, both seats' episodes,
+   each seat against its own mean);
 4. one CISPO optimizer step over every model turn (:func:`~textgym.trainers.step.cispo_step`);
 5. :func:`step_metrics`: log to ``metrics.jsonl``, evaluate now and then under the env's
    evaluation conditions (or with the caller's ``checks``), keep the best model so far
@@ -152,8 +155,8 @@ def _episode_means(episodes: list[Episode]) -> dict[str, float]:
 
 
 def _opponent_means(episodes: list[Episode]) -> dict[str, float]:
-    """With a policy opponent: its answers per episode, the share of them that named no
-    legal move or missed the answer tag, and its mean outcome reward."""
+    """With a policy opponent: its answers per episode, the share of them that fell back
+    (named no legal move), the share inside the answer tag, and its mean outcome."""
     decisions = [t.info for e in episodes for t in e.opponent_turns]
     if not decisions:
         return {}
