@@ -110,7 +110,7 @@ def test_stepping_a_finished_or_unstarted_episode_raises() -> None:
         {"random_move_prob": "hard"},
         {"agent_mark": "Z"},
         {"agent_first": "yes"},
-        {"render_mode": "rgb_array"},
+        {"render_mode": "rgb"},
         {"win_reward": float("inf")},
         {"opponent": object()},
     ],

@@ -18,6 +18,7 @@ from textgym.envs.base.seat_env import PolicyPlayer, opponent_turns
 from textgym.envs.tictactoe import rules
 from textgym.envs.tictactoe.game import TicTacToeGame
 from textgym.envs.tictactoe.opponents import Opponent, make_opponent
+from textgym.envs.tictactoe.picture import draw_board
 from textgym.envs.tictactoe.players import TicTacToeReference, named_players
 from textgym.envs.tictactoe.rules import Board, Mark
 from textgym.envs.tictactoe.solver import best_response_to_random
@@ -91,7 +92,9 @@ class TextTicTacToeEnv(TextEnv):
     * ``random_move_prob`` — opponent skill in [0, 1]: 0 perfect, 1 uniformly random.
     * ``agent_mark`` — ``"X"``, ``"O"`` or None (drawn from the episode seed).
     * ``agent_first`` — whether the agent moves first; None draws it from the episode seed.
-    * ``render_mode`` — ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
+    * ``render_mode`` — ``"ansi"`` (``render()`` returns the text), ``"human"`` (prints
+      it) or ``"rgb_array"`` (the board drawn, ``uint8`` 192 x 192 x 3: what
+      ``gymnasium.wrappers.RecordVideo`` films).
     * ``win_reward``, ``draw_reward``, ``loss_reward`` — the outcome rewards.
     * ``opponent`` — a custom ``Opponent`` (``textgym.envs.tictactoe.opponents``), or any
       policy (``complete(conversations)``: a model, a server, a scripted player) that
@@ -131,7 +134,7 @@ class TextTicTacToeEnv(TextEnv):
     * v0: initial version.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 1}
 
     def __init__(
         self,
@@ -269,10 +272,14 @@ class TextTicTacToeEnv(TextEnv):
             self.render()
         return obs, outcome, terminated, False, self._info(invalid_reason, result, outcome)
 
-    def render(self) -> str | None:
-        """Return (``"ansi"``) or print (``"human"``) the current observation text."""
+    def render(self) -> str | np.ndarray | None:
+        """Return (``"ansi"``) or print (``"human"``) the current observation text, or
+        return the board drawn as a 192 x 192 x 3 ``uint8`` array, the last move shaded
+        (``"rgb_array"``, :func:`~textgym.envs.tictactoe.picture.draw_board`)."""
         if self.render_mode is None:
             return None
+        if self.render_mode == "rgb_array":
+            return draw_board(self._board, last_move=self.game.last_move)
         if self.render_mode == "human":
             print(self._last_text + "\n")
             return None
