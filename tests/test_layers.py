@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("textgym.models",)),
     ("policies", ("textgym.policies",)),
     ("rollout, view", ("textgym.rollout", "textgym.view")),
-    ("evaluation", ("textgym.evaluation", "textgym.plots")),
+    ("evaluation", ("textgym.evaluation", "textgym.plots", "textgym.viewer")),
     ("trainers", ("textgym.trainers",)),
     ("recipes", ("textgym.recipes",)),
     ("integrations, cli", ("textgym.integrations", "textgym.cli", "textgym.scaffold")),

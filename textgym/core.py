@@ -275,6 +275,16 @@ class TextEnv(gym.Env[str, str]):
         e.g. the best result possible."""
         return None
 
+    def picture_state(self, info: dict[str, Any]) -> str | None:
+        """What to draw of the state a step's ``info`` (as recorded) describes, as a short
+        text key, or None when the env draws no picture (override with
+        :meth:`draw_picture`). Viewers draw each distinct key once."""
+        return None
+
+    def draw_picture(self, state: str) -> Any:
+        """The picture of a :meth:`picture_state` key: an ``H x W x 3`` ``uint8`` array."""
+        raise NotImplementedError(f"{type(self).__name__} draws no pictures")
+
     def hidden_strings(self) -> list[str]:
         """Strings the player must never see in an observation (hidden answers, secrets).
 

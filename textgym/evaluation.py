@@ -82,7 +82,12 @@ def episode_record(
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON line written for one finished evaluation episode (``settings``: what the
-    policy saw and how it sampled, see :func:`run_settings`)."""
+    policy saw and how it sampled, see :func:`run_settings`).
+
+    Besides the summary fields, ``start`` is the info of the episode's reset and ``turns``
+    holds each answer: ``seen`` (the newest message the policy read), ``answer`` (its
+    text), ``reward``, ``components`` (the reward components) and ``info`` (the step's
+    info but the conversation), what ``textgym view`` shows."""
     infos = [t.info for t in episode.turns]
     ids = [t.completion.completion_ids for t in episode.turns]
     return {
@@ -99,8 +104,51 @@ def episode_record(
         "invalid_answers": _count(infos, "invalid_action"),
         "answer_tokens": sum(map(len, ids)) if all(ids) and ids else None,
         "truncated": episode.truncated,
-        "answers_text": [t.completion.text for t in episode.turns],
+        "start": plain(_drop(episode.start_info)),
+        "turns": [
+            {
+                "seen": _last_user_message(t.messages),
+                "answer": t.completion.text,
+                "reward": t.reward,
+                "components": plain(t.reward_components),
+                "info": plain(_drop(t.info)),
+            }
+            for t in episode.turns
+        ],
     }
+
+
+#: Info keys a record leaves out: the conversation (each turn keeps what the model read
+#: last) and the reward components (kept on their own).
+_NOT_RECORDED = frozenset({"messages", "reward_components", "opponent_turns"})
+
+
+def _drop(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k not in _NOT_RECORDED}
+
+
+def _last_user_message(messages: Sequence[dict[str, Any]]) -> str:
+    """What the model read last before answering: the newest user message."""
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    return str(users[-1]) if users else ""
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data: dicts with str keys, lists, str, int, float, bool and
+    None (numpy scalars become numbers, tuples lists, anything else its ``str``)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return plain(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
 
 
 def run_settings(view: View, temperature: float) -> dict[str, Any]:
@@ -469,6 +517,7 @@ __all__ = [
     "format_table",
     "markdown_table",
     "opponent_policy_obj",
+    "plain",
     "rate_metrics",
     "read_records",
     "resumed_records",

@@ -51,6 +51,8 @@ class Episode:
     opponent_turns: list[Turn] = field(default_factory=list)
     """A policy opponent's decisions (the other seat's view, its exact completion; info:
     ``seat``, ``format_ok``, ``fallback``), oldest first."""
+    start_info: dict[str, Any] = field(default_factory=dict)
+    """The info of the episode's reset (e.g. the board the first answer saw)."""
 
     @property
     def total_reward(self) -> float:
@@ -348,6 +350,7 @@ def _lockstep(
             opts = options[i] if options is not None else None
             active[slot] = episode = Episode(index=i, seed=int(seeds[i]), options=opts)
             _, info = slots[slot].reset(seed=int(seeds[i]), options=opts)
+            episode.start_info = _clean_info(info)
             episode.opponent_turns += _opponent_turns(info)
 
     start(list(range(len(slots))))
@@ -413,6 +416,7 @@ def _in_rounds(
         opts = options[i] if options is not None else None
         episode = Episode(index=i, seed=int(seeds[i]), options=opts)
         _, info = env.reset(seed=int(seeds[i]), options=opts)
+        episode.start_info = _clean_info(info)
         episode.opponent_turns += _opponent_turns(info)
         while True:
             prompt = view.visible(env.messages)

@@ -70,7 +70,7 @@ def _turn(reward: float = 0.0, **info) -> Turn:
 
 
 def _episode(index: int, agent: float, opponent: float, decisions: list[dict]) -> Episode:
-    end = _turn(agent, opponent_outcome=opponent)
+    end = _turn(agent, opponent_outcome=opponent, opponent_forfeit_outcome=0.0)
     return Episode(index, 7, None, [end], True, False, [_turn(**d) for d in decisions])
 
 
@@ -84,9 +84,10 @@ def test_the_other_seat_is_scored_from_its_own_side() -> None:
     other = seat_episodes(episodes, SeatScoring(format_reward=0.2, penalty=-0.1))
     assert [e.index for e in other] == [0, 1]
     assert other[0].total_reward == pytest.approx(0.0 + 0.2)
-    assert other[1].total_reward == pytest.approx(1.0 + 0.1 - 0.1)
+    # it won, but an answer that named no legal move scores the game as its forfeit
+    assert other[1].total_reward == pytest.approx(0.0 + 0.1 - 0.1)
     assert other[1].turns[-1].reward_components == pytest.approx(
-        {"outcome": 1.0, "format": 0.1, "invalid": -0.1}
+        {"outcome": 0.0, "format": 0.1, "invalid": -0.1}
     )
     assert [t.completion.text for t in other[1].turns] == ["t", "t"]
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 import textgym
-from textgym.cli import audit, envs, evaluate, model, new_env, pipeline, serve, train
+from textgym.cli import audit, envs, evaluate, model, new_env, pipeline, serve, train, view
 from textgym.policies.openai_policy import PolicyError
 from textgym.utils.files import SaveError
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_parser(sub)
     train.add_parser(sub)
     serve.add_parser(sub)
+    view.add_parser(sub)
     _show_defaults(parser)
     return parser
 

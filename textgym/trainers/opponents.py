@@ -117,7 +117,13 @@ def seat_episodes(episodes: list[Episode], scoring: SeatScoring) -> list[Episode
 
     Its reward: the episode's ``opponent_outcome`` (the env's outcome reward for the other
     seat), plus ``format_reward`` times the share of its answers inside the answer tag,
-    plus ``penalty`` for each answer that named no legal move; all on its last turn.
+    plus ``penalty`` for each answer that named no legal move; all on its last turn. An
+    answer that named no legal move is scored as a forfeit, as the game's AEC view rules
+    (:mod:`textgym.integrations.pettingzoo`): the outcome is at most
+    ``opponent_forfeit_outcome``. The game itself went on with a random legal move, so
+    the agent's episode is what it was; but a seat must never learn that an unreadable
+    answer, which the agent's own seat pays for with retries and a forfeit, is a free
+    random move.
     """
     out = []
     for e in episodes:
@@ -125,8 +131,11 @@ def seat_episodes(episodes: list[Episode], scoring: SeatScoring) -> list[Episode
             continue
         decisions = [t.info for t in e.opponent_turns]
         formats = [d.get("format_ok") for d in decisions]
+        outcome = float(e.final_info.get("opponent_outcome", 0.0))
+        if any(d.get("fallback") for d in decisions) and "opponent_forfeit_outcome" in e.final_info:
+            outcome = min(outcome, float(e.final_info["opponent_forfeit_outcome"]))
         parts = {
-            "outcome": float(e.final_info.get("opponent_outcome", 0.0)),
+            "outcome": outcome,
             "format": scoring.format_reward * float(np.mean([bool(f) for f in formats]))
             if any(f is not None for f in formats)
             else 0.0,

@@ -113,8 +113,9 @@ class SeatEnv(TextEnv):
     ``opponent_fallbacks`` (a policy opponent's unreadable answers so far),
     ``opponent_turns`` (a policy opponent's decisions since the agent's last turn, see
     :class:`PolicyPlayer`), ``reward_components`` (``outcome``), and at the end
-    ``episode_metrics`` (``return``, ``win``, ``draw``, ``loss``) and ``opponent_outcome``
-    (what the other seat earns, on the agent's reward scale).
+    ``episode_metrics`` (``return``, ``win``, ``draw``, ``loss``), ``opponent_outcome``
+    (what the other seat earns, on the agent's reward scale) and
+    ``opponent_forfeit_outcome`` (what it would have earned had it forfeited).
     """
 
     markov_observations = True
@@ -253,6 +254,7 @@ class SeatEnv(TextEnv):
             mine = self.game.returns()[self.seat]
             others = [r for s, r in enumerate(self.game.returns()) if s != self.seat]
             info["opponent_outcome"] = self.outcome_scale * float(np.mean(others))
+            info["opponent_forfeit_outcome"] = self.outcome_scale * self.game.forfeit_return
             info["episode_metrics"] = {
                 "return": mine,
                 "win": float(mine > 0),

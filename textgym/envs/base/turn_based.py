@@ -42,6 +42,8 @@ class TurnBasedGame(ABC):
 
     rules: str = ""
     """The rules and the answer format, as a player reads them (a system prompt)."""
+    forfeit_return: float = -1.0
+    """What a seat that forfeits gets (:meth:`forfeit`); the others share the opposite."""
 
     start_options: tuple[str, ...] = ()
     """The keys :meth:`start` accepts in its options."""

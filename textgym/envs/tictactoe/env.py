@@ -347,6 +347,7 @@ class TextTicTacToeEnv(TextEnv):
             info["opponent_turns"] = opponent_turns(self._episode_opponent.player)
             if result != "none":
                 info["opponent_outcome"] = self.outcome_rewards[_OTHER_SIDE[result]]
+                info["opponent_forfeit_outcome"] = self.outcome_rewards["loss"]
         if result == "none":
             info["restart_options"] = {"board": self._board, "agent_mark": self._mark}
         else:
@@ -416,6 +417,19 @@ class TextTicTacToeEnv(TextEnv):
         if self._board[cell] != rules.EMPTY:
             return f"cell {cell + 1} is taken"
         return "the game is over" if not self._episode_active else "not a legal move"
+
+    def picture_state(self, info: dict[str, Any]) -> str | None:
+        """The board in ``info`` and the opponent's last move (``"XO.......:4"``)."""
+        board = info.get("board")
+        if not isinstance(board, str) or len(board) != 9 or set(board) - {"X", "O", "."}:
+            return None
+        move = ACTION_TO_CELL.get(str(info.get("opponent_move")))
+        return f"{board}:{'' if move is None else move}"
+
+    def draw_picture(self, state: str) -> np.ndarray:
+        """The board of a :meth:`picture_state` key, the opponent's last move shaded."""
+        board, _, move = state.partition(":")
+        return draw_board(board, last_move=int(move) if move else None)
 
     def hidden_strings(self) -> list[str]:
         """The episode key that seeds the opponent must never be shown."""
