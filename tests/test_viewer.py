@@ -74,7 +74,7 @@ def test_bad_input_is_one_clear_error(tmp_path) -> None:
     other.write_text('{"name": "not textgym"}\n[1, 2]\n')
     with pytest.raises(NotARunError, match="no textgym records"):
         read_source(other)
-    with pytest.raises(NotARunError, match="neither results.jsonl"):
+    with pytest.raises(NotARunError, match=r"neither results\.jsonl"):
         read_source(tmp_path)
     with pytest.raises(NotARunError, match="nothing to view"):
         build_page([])
