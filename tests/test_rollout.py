@@ -163,3 +163,20 @@ def test_an_opponent_needs_an_env_that_takes_one() -> None:
         evaluate("reference", episodes=2, view="TextReverse-v0", opponent_policy="reference")
     with pytest.raises(ValueError, match="not an env factory"):
         rollout(_CountingPolicy(None), lambda: None, [0], opponent=_CountingPolicy(None))
+
+
+def test_the_opponent_reads_the_given_system_prompt_and_records_what_it_read() -> None:
+    seen: list = []
+
+    class Recording(_HashPolicy):
+        def complete(self, conversations):
+            seen.extend(conversations)
+            return super().complete(conversations)
+
+    player = Recording("action", "a")
+    episodes = rollout(
+        player, "TextKuhnPoker-LLM-v0", list(range(8)), opponent=player, opponent_system_prompt=""
+    )
+    recorded = [t.messages for e in episodes for t in e.opponent_turns]
+    assert recorded and all(m[0]["role"] == "user" for m in recorded)
+    assert all(m in seen for m in recorded)  # exactly the conversations the policy answered

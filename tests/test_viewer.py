@@ -53,9 +53,10 @@ def test_records_keep_each_turn_and_the_page_draws_the_boards(eval_file) -> None
     assert episode["env"] == ENV and episode["turns"]
     first = episode["turns"][0]
     assert first["seen"] and first["answer"].startswith("<move>")
-    assert first["picture"] in data["pictures"]  # the board before the first answer
     png = base64.b64decode(data["pictures"][first["picture"]].split(",", 1)[1])
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")  # the board before the first answer
+    assert first["after"] == episode["turns"][1]["picture"]  # ... and the next one's
+    assert len(set(data["pictures"])) == len(data["pictures"])  # each drawn once
     assert {e["policy"] for e in data["episodes"]} == {"reference:0.5", "random"}
 
 

@@ -201,8 +201,10 @@ class OpponentBatcher:
     Each env holds this object as its opponent (any env that takes a policy opponent:
     :class:`~textgym.envs.base.seat_env.SeatEnv`, the tic-tac-toe envs). Inside a rollout
     its requests wait for the round's one call of the policy (:class:`Rounds`); outside,
-    it calls the policy directly. ``system_prompt`` (None: keep) replaces the system
-    message the env gives the opponent ("" drops it).
+    it calls the policy directly. ``system_prompt`` is the system message the opponent
+    reads instead of the game's rules ("" none; None the rules): the env's seat player
+    (:class:`~textgym.envs.base.seat_env.PolicyPlayer`) builds its conversations with it,
+    so what the opponent's turns record is what it read.
     """
 
     def __init__(
@@ -220,11 +222,6 @@ class OpponentBatcher:
 
     def complete(self, conversations: Sequence[Conversation]) -> list[Completion]:
         """The policy's answers: batched with the round's other requests inside a rollout."""
-        if self.system_prompt is not None:
-            head = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-            conversations = [
-                head + [m for m in c if m.get("role") != "system"] for c in conversations
-            ]
         return self.rounds.ask(self.policy, conversations)
 
 

@@ -175,15 +175,35 @@ def _outcome(record: dict[str, Any]) -> str:
     return ""
 
 
+#: Largest side of a picture in the page (bigger drawings are averaged down to it).
+PICTURE_SIZE = 96
+
+
+def _shrink(image: Any) -> Any:
+    """``image`` averaged over square blocks until its larger side is at most
+    :data:`PICTURE_SIZE` (smooth edges, a quarter of the bytes per halving)."""
+    import numpy as np
+
+    image = np.asarray(image)
+    factor = max(1, -(-max(image.shape[:2]) // PICTURE_SIZE))
+    if factor == 1:
+        return image.astype(np.uint8)
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, 3)
+    return blocks.astype(np.float32).mean(axis=(1, 3)).round().astype(np.uint8)
+
+
 class _Pictures:
-    """Pictures of recorded states, each distinct state drawn once per page."""
+    """Pictures of recorded states, each distinct state drawn once per page; turns name
+    them by their number in :attr:`uris`."""
 
     def __init__(self) -> None:
-        self.uris: dict[str, str] = {}
+        self.uris: list[str] = []
+        self._numbers: dict[str, int] = {}
         self._envs: dict[str, Any] = {}
         self.skipped = 0
 
-    def key(self, env_id: str, info: Any) -> str | None:
+    def key(self, env_id: str, info: Any) -> int | None:
         if not isinstance(info, dict) or env_id not in registered_env_ids():
             return None
         if env_id not in self._envs:
@@ -197,16 +217,17 @@ class _Pictures:
         if state is None:
             return None
         key = f"{env_id}|{state}"
-        if key not in self.uris:
+        if key not in self._numbers:
             if len(self.uris) >= MAX_PICTURES:
                 self.skipped += 1
                 return None
-            self.uris[key] = png_data_uri(base.draw_picture(state))
-        return key
+            self._numbers[key] = len(self.uris)
+            self.uris.append(png_data_uri(_shrink(base.draw_picture(state))))
+        return self._numbers[key]
 
 
 def _episode_row(
-    record: dict[str, Any], source: str, number: int, pictures: _Pictures
+    record: dict[str, Any], source: str, source_index: int, number: int, pictures: _Pictures
 ) -> dict[str, Any]:
     """What the page needs of one episode record."""
     env_id = str(record.get("env", ""))
@@ -219,23 +240,26 @@ def _episode_row(
         if not isinstance(turn, dict):
             continue
         info = turn.get("info") if isinstance(turn.get("info"), dict) else {}
-        shown.append(
-            {
-                "seen": _cut(turn.get("seen", "")),
-                "answer": _cut(turn.get("answer", "")),
-                "reward": turn.get("reward"),
-                "components": turn.get("components") or {},
-                "parsed": _cut(info.get("parsed_action")) if "parsed_action" in info else None,
-                "format_ok": info.get("format_ok"),
-                "invalid": bool(info.get("invalid_action")),
-                "error": _cut(info.get("format_error") or info.get("invalid_reason") or ""),
-                "picture": pictures.key(env_id, before) if before is not None else None,
-                "after": pictures.key(env_id, info),
-            }
-        )
+        row = {
+            "seen": _cut(turn["seen"]) if "seen" in turn else None,
+            "answer": _cut(turn.get("answer", "")),
+            "reward": _round(turn.get("reward")),
+            "components": {k: _round(v) for k, v in (turn.get("components") or {}).items()},
+            "parsed": _cut(info.get("parsed_action")) if "parsed_action" in info else None,
+            "format_ok": info.get("format_ok"),
+            "invalid": bool(info.get("invalid_action")),
+            "error": _cut(info.get("format_error") or info.get("invalid_reason") or ""),
+            "picture": pictures.key(env_id, before) if before is not None else None,
+            "after": pictures.key(env_id, info),
+        }
+        if not row["invalid"]:
+            del row["invalid"]
+        if not row["error"]:
+            del row["error"]
+        shown.append({k: v for k, v in row.items() if v is not None})
         before = info
     return {
-        "id": f"{source}:{number}",
+        "id": f"{source_index}.{number}",
         "source": source,
         "env": env_id,
         "policy": str(record.get("policy", "")),
@@ -247,11 +271,16 @@ def _episode_row(
         "outcome": _outcome(record),
         "metrics": record.get("metrics") or {},
         "answers": len(shown),
-        "format_failures": sum(t["format_ok"] is False for t in shown),
-        "invalid": sum(t["invalid"] for t in shown),
+        "format_failures": sum(t.get("format_ok") is False for t in shown),
+        "invalid": sum(bool(t.get("invalid")) for t in shown),
         "truncated": bool(record.get("truncated")),
         "turns": shown,
     }
+
+
+def _round(value: Any) -> Any:
+    """A reward as the page shows it (6 decimals: no 2.7e-17 leftovers of float sums)."""
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def _series(rows: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
@@ -273,9 +302,9 @@ def page_data(sources: Sequence[Source]) -> dict[str, Any]:
     pictures = _Pictures()
     episodes = []
     runs = []
-    for source in sources:
+    for i, source in enumerate(sources):
         for number, record in enumerate(source.episodes):
-            episodes.append(_episode_row(record, source.name, number, pictures))
+            episodes.append(_episode_row(record, source.name, i, number, pictures))
         for name, rows in source.runs.items():
             runs.append({"source": source.name, "name": name, "series": _series(rows)})
     notes = [n for s in sources for n in s.notes]

@@ -57,8 +57,11 @@ class PolicyPlayer:
             raise ValueError(f"the opponent must be a policy with complete(), got {policy!r}")
         self.policy = policy
         self.answer_tag = answer_tag
+        if system_prompt is None:  # a policy may say what it reads (an opponent in a rollout)
+            system_prompt = getattr(policy, "system_prompt", None)
         self.system_prompt = system_prompt
-        """The system message the policy reads (None: the game's rules; "": none)."""
+        """The system message the policy reads (None: the game's rules; "": none); by
+        default the policy's own ``system_prompt`` attribute, if it has one."""
         self.fallbacks = 0
         self._turns: list[dict[str, Any]] = []
 
