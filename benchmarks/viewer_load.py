@@ -53,7 +53,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             start = time.perf_counter()
             page.goto(path.as_uri())
-            page.wait_for_selector("body[data-ready='1']")
+            page.wait_for_selector("body[data-ready='1']", state="attached")
             return time.perf_counter() - start, page
 
         opens, blanks = [], []
