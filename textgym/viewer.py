@@ -204,12 +204,16 @@ class _Pictures:
         self.skipped = 0
 
     def key(self, env_id: str, info: Any) -> int | None:
-        if not isinstance(info, dict) or env_id not in registered_env_ids():
+        if not isinstance(info, dict):
             return None
         if env_id not in self._envs:
-            with probe_env(env_id) as env:
-                self._envs[env_id] = env.unwrapped
+            self._envs[env_id] = None
+            if env_id in registered_env_ids():
+                with probe_env(env_id) as env:
+                    self._envs[env_id] = env.unwrapped
         base = self._envs[env_id]
+        if base is None:
+            return None
         try:
             state = base.picture_state(info)
         except Exception:  # a record from another version of the env: no picture

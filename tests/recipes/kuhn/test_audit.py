@@ -77,11 +77,11 @@ def test_sampled_answers_estimate_a_mixed_strategy() -> None:
     from textgym.envs.kuhn.solver import equilibrium
 
     eq = equilibrium(Fraction(1, 6))
-    samples = 2000
+    samples = 800
     audit = audit_kuhn(MixedStrategyPolicy(eq), "TextKuhnPoker-LLM-v0", samples=samples)
     for key, p in eq.items():  # each share within 4 standard errors of the truth
         se = max(float(p * (1 - p)), 1e-9) ** 0.5 / samples**0.5
         assert abs(float(audit.strategy[key]) - float(p)) <= 4 * se + 1e-12, key
-    assert audit.invalid == 0 and 0 <= audit.exploitability < Fraction(3, 100)
+    assert audit.invalid == 0 and 0 <= audit.exploitability < Fraction(5, 100)
     with pytest.raises(ValueError, match="samples"):
         audit_kuhn(MixedStrategyPolicy(eq), samples=0)
