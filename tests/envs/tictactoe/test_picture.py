@@ -75,7 +75,7 @@ def test_record_video_films_an_episode(tmp_path) -> None:
 
     env = RecordVideo(
         gym.make("TextTicTacToe-v0", render_mode="rgb_array"),
-        str(tmp_path),
+        str(tmp_path / "videos"),
         episode_trigger=lambda episode: True,
         name_prefix="game",
         disable_logger=True,
@@ -88,7 +88,7 @@ def test_record_video_films_an_episode(tmp_path) -> None:
         if terminated or truncated:
             break
     env.close()
-    (video,) = tmp_path.glob("game-episode-0.mp4")
+    (video,) = (tmp_path / "videos").glob("game-episode-0.mp4")
     clip = VideoFileClip(str(video))
     try:
         assert clip.size == [192, 192] and clip.n_frames == steps + 1
