@@ -180,3 +180,20 @@ def test_the_opponent_reads_the_given_system_prompt_and_records_what_it_read() -
     recorded = [t.messages for e in episodes for t in e.opponent_turns]
     assert recorded and all(m[0]["role"] == "user" for m in recorded)
     assert all(m in seen for m in recorded)  # exactly the conversations the policy answered
+
+
+def test_a_failing_policy_stops_a_rollout_in_rounds_with_its_error() -> None:
+    """An error in a round's call reaches the caller; no episode thread is left waiting."""
+    import threading
+
+    class Failing(_HashPolicy):
+        def complete(self, conversations):
+            if len(self.sizes) == 3:
+                raise RuntimeError("the server went away")
+            return super().complete(conversations)
+
+    before = threading.active_count()
+    player = Failing("move", "a")
+    with pytest.raises(RuntimeError, match="the server went away"):
+        rollout(player, "TextTicTacToe-LLM-v0", list(range(16)), num_envs=8, opponent=player)
+    assert threading.active_count() == before
