@@ -25,7 +25,7 @@ import numpy as np
 from textgym.core import Completion, Conversation, Policy
 from textgym.envs import check_takes_opponent, probe_env
 from textgym.policies.by_name import make_policy
-from textgym.rollout import Episode, rollout
+from textgym.rollout import EnvPool, Episode, rollout
 from textgym.utils.files import SaveError, check_writable, describe_os_error, repair_jsonl
 from textgym.utils.tables import format_table, markdown_table
 from textgym.view import DEFAULT_ENV, View, as_view, load_view
@@ -372,6 +372,7 @@ def evaluate(
     device: str | None = None,
     dtype: str = "float32",
     opponent_policy: str | None = None,
+    pool: EnvPool | None = None,
 ) -> Summary:
     """Play ``episodes`` episodes of the view's env under ``condition`` and summarize them.
 
@@ -396,6 +397,9 @@ def evaluate(
             recorded view (system prompt, answer budget). Its turns are batched across
             the envs (:func:`textgym.rollout.rollout`); the records and the resume key
             carry its name.
+        pool: play in these envs (an :class:`~textgym.rollout.EnvPool`, e.g.
+            :class:`textgym.integrations.ray.RayEnvPool` of this view) instead of envs made
+            here; the episodes are the same.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -460,6 +464,7 @@ def evaluate(
             on_episode=save,
             progress=progress,
             opponent=opponent,
+            pool=pool,
         )
     finally:
         if fh is not None:

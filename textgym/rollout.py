@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 
@@ -69,7 +69,9 @@ class Episode:
         return asdict(self) | {"total_reward": self.total_reward}
 
 
-def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
+def clean_info(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` without what a record keeps elsewhere (the conversation, the opponent's
+    turns)."""
     return {k: v for k, v in info.items() if k not in _INFO_DROP}
 
 
@@ -225,6 +227,34 @@ class OpponentBatcher:
         return self.rounds.ask(self.policy, conversations)
 
 
+class EnvPool(Protocol):
+    """Envs that live elsewhere (other processes, other machines), stepped in batches.
+
+    A pool holds ``size`` env slots, each a :class:`~textgym.wrappers.chat.ChatHistory`
+    of the pool's env, and plays many slots per call: :meth:`reset` and :meth:`step` take
+    ``(slot, ...)`` items and return, per item, ``(slot, result, messages)`` where
+    ``result`` is what the env returned (``(observation, info)`` for a reset, the 5-tuple
+    for a step) and ``messages`` the slot's conversation afterwards. A slot whose worker
+    died is restarted by the pool and replayed by the rollout from its seed
+    (:meth:`lost`). :mod:`textgym.integrations.ray` is one.
+    """
+
+    view: View
+    size: int
+
+    def reset(self, items: Sequence[tuple[int, int, dict[str, Any] | None]]) -> list[tuple]:
+        """Reset each ``(slot, seed, options)``."""
+        ...
+
+    def step(self, items: Sequence[tuple[int, str]]) -> list[tuple]:
+        """Step each ``(slot, action)``."""
+        ...
+
+    def lost(self) -> set[int]:
+        """The slots whose envs were lost (and restarted fresh) since the last call."""
+        ...
+
+
 def _turn(prompt: Conversation, completion: Completion, result: tuple) -> Turn:
     _, reward, _, _, info = result
     return Turn(
@@ -232,7 +262,7 @@ def _turn(prompt: Conversation, completion: Completion, result: tuple) -> Turn:
         completion,
         float(reward),
         dict(info.get("reward_components") or {}),
-        _clean_info(info),
+        clean_info(info),
     )
 
 
@@ -263,6 +293,7 @@ def rollout(
     max_turns: int = 64,
     opponent: Policy | None = None,
     opponent_system_prompt: str | None = None,
+    pool: EnvPool | None = None,
 ) -> list[Episode]:
     """Play one episode per seed and return them in seed order.
 
@@ -288,11 +319,24 @@ def rollout(
             decisions are in each episode's ``opponent_turns``.
         opponent_system_prompt: the system message the opponent reads instead of the one
             the env gives it (None: the env's; "": none).
+        pool: play in these envs (:class:`EnvPool`, e.g. Ray actors) instead of envs made
+            here; ``env`` must be the pool's view. The episodes are the ones played here.
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
+    if pool is not None:
+        if opponent is not None:
+            raise ValueError("an env pool plays one seat: no opponent policy with a pool")
+        if as_view(env) != pool.view:  # type: ignore[arg-type]
+            raise ValueError(f"the pool plays {pool.view}, not {env!r}")
+        bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
+        try:
+            finished = _pooled(policy, pool, seeds, options, on_episode, max_turns, bar)
+        finally:
+            bar.close()
+        return sorted(finished, key=lambda e: e.index)
     rounds = Rounds() if opponent is not None else None
     if callable(env) and not isinstance(env, (View, str)):
         if rounds is not None:
@@ -347,7 +391,7 @@ def _lockstep(
             opts = options[i] if options is not None else None
             active[slot] = episode = Episode(index=i, seed=int(seeds[i]), options=opts)
             _, info = slots[slot].reset(seed=int(seeds[i]), options=opts)
-            episode.start_info = _clean_info(info)
+            episode.start_info = clean_info(info)
             episode.opponent_turns += _opponent_turns(info)
 
     start(list(range(len(slots))))
@@ -362,6 +406,93 @@ def _lockstep(
             episode = active[slot]
             result = slots[slot].step(completion.text)
             if _record(episode, prompt, completion, result, max_turns):
+                finished.append(active.pop(slot))
+                if on_episode is not None:
+                    on_episode(episode)
+                ended.append(slot)
+        start(ended)
+        bar.update(len(finished) - bar.n)
+    return finished
+
+
+def _pooled(
+    policy: Policy,
+    pool: EnvPool,
+    seeds: Sequence[int],
+    options: Sequence[dict[str, Any] | None] | None,
+    on_episode: Callable[[Episode], None] | None,
+    max_turns: int,
+    bar: Any,
+) -> list[Episode]:
+    """:func:`_lockstep` over a pool's slots: one policy call per round, then one batch of
+    steps for the pool. A slot the pool lost is replayed: its episode's reset and every
+    answer so far, again, then the round's step (the env is deterministic given its seed
+    and actions, so the episode goes on as if nothing happened, counted once)."""
+    view = pool.view
+    queue = list(range(len(seeds)))[::-1]
+    active: dict[int, Episode] = {}
+    messages: dict[int, Conversation] = {}
+    finished: list[Episode] = []
+
+    def opts(i: int) -> dict[str, Any] | None:
+        return options[i] if options is not None else None
+
+    def replay(slots: set[int]) -> None:
+        """Bring lost slots back to where their episodes were."""
+        while slots:
+            order = sorted(s for s in slots if s in active)
+            for slot, (_, info), conversation in pool.reset(
+                [(s, active[s].seed, opts(active[s].index)) for s in order]
+            ):
+                messages[slot] = conversation
+                active[slot].start_info = active[slot].start_info or clean_info(info)
+            depth = max((len(active[s].turns) for s in order), default=0)
+            for k in range(depth):
+                items = [
+                    (s, active[s].turns[k].completion.text)
+                    for s in order
+                    if len(active[s].turns) > k
+                ]
+                for slot, _, conversation in pool.step(items):
+                    messages[slot] = conversation
+            slots = pool.lost() & set(active)
+
+    def start(slots_to_fill: list[int]) -> None:
+        items = []
+        for slot in slots_to_fill:
+            if not queue:
+                break
+            i = queue.pop()
+            active[slot] = Episode(index=i, seed=int(seeds[i]), options=opts(i))
+            items.append((slot, int(seeds[i]), opts(i)))
+        if items:
+            for slot, (_, info), conversation in pool.reset(items):
+                active[slot].start_info = clean_info(info)
+                messages[slot] = conversation
+            replay(pool.lost() & set(active))
+
+    start(list(range(min(pool.size, len(seeds)))))
+    while active:
+        order = sorted(active)
+        prompts = [view.visible(messages[s]) for s in order]
+        completions = policy.complete(prompts)
+        if len(completions) != len(order):
+            raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
+        results = {}
+        for slot, result, conversation in pool.step(
+            [(s, c.text) for s, c in zip(order, completions, strict=True)]
+        ):
+            results[slot], messages[slot] = result, conversation
+        lost = pool.lost() & set(active)
+        if lost:  # bring them back, then step them again with this round's answers
+            replay(lost)
+            again = [(s, c.text) for s, c in zip(order, completions, strict=True) if s in lost]
+            for slot, result, conversation in pool.step(again):
+                results[slot], messages[slot] = result, conversation
+        ended = []
+        for slot, prompt, completion in zip(order, prompts, completions, strict=True):
+            episode = active[slot]
+            if _record(episode, prompt, completion, results[slot], max_turns):
                 finished.append(active.pop(slot))
                 if on_episode is not None:
                     on_episode(episode)
@@ -413,7 +544,7 @@ def _in_rounds(
         opts = options[i] if options is not None else None
         episode = Episode(index=i, seed=int(seeds[i]), options=opts)
         _, info = env.reset(seed=int(seeds[i]), options=opts)
-        episode.start_info = _clean_info(info)
+        episode.start_info = clean_info(info)
         episode.opponent_turns += _opponent_turns(info)
         while True:
             prompt = view.visible(env.messages)

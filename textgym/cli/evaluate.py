@@ -24,6 +24,7 @@ from textgym.evaluation import (
     format_table,
     summary_table,
 )
+from textgym.integrations.ray import RayEnvPool
 from textgym.plots import plot_results
 
 
@@ -46,6 +47,31 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:
             raise ValueError("--plot needs matplotlib: pip install 'textgym[plot]'")
+    pool = None
+    if args.ray is not None:
+        if args.opponent_policy:
+            raise ValueError("--ray plays one seat: it cannot take --opponent-policy")
+        address = None if args.ray == "local" else args.ray
+        pool = RayEnvPool(view, size=args.num_envs, actors=args.ray_actors, address=address)
+    try:
+        summaries = _evaluate_all(args, view, policies, conditions, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+    header, rows = summary_table(summaries)
+    against = f"; the other seat: {args.opponent_policy}" if args.opponent_policy else ""
+    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}{against}")
+    print(format_table(rows, header))
+    notes = [evaluation_note(view.env_id, c) for c in conditions]
+    for note in filter(None, notes):
+        print("\n" + note)
+    return 0
+
+
+def _evaluate_all(
+    args: argparse.Namespace, view: Any, policies: list[str], conditions: list[str], pool: Any
+) -> list[Any]:
+    """Every policy under every condition (plotted per condition with --plot)."""
     summaries = []
     for condition in conditions:
         these = []
@@ -66,20 +92,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                     device=args.device,
                     dtype=args.dtype,
                     opponent_policy=args.opponent_policy,
+                    pool=pool,
                 )
             )
         if args.plot:
             path = args.plot if len(conditions) == 1 else suffixed(args.plot, condition)
             print(f"wrote {plot_results(these, path)}", file=sys.stderr)
         summaries += these
-    header, rows = summary_table(summaries)
-    against = f"; the other seat: {args.opponent_policy}" if args.opponent_policy else ""
-    print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}{against}")
-    print(format_table(rows, header))
-    notes = [evaluation_note(view.env_id, c) for c in conditions]
-    for note in filter(None, notes):
-        print("\n" + note)
-    return 0
+    return summaries
 
 
 def add_parser(sub: Any) -> None:
@@ -111,6 +131,18 @@ def add_parser(sub: Any) -> None:
     p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")
     p_eval.add_argument("--resume", action="store_true", help="skip episodes already in --out")
     p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
+    p_eval.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="play the envs in Ray actors (the [ray] extra): a cluster's address, or none "
+        "for a local cluster; the policy stays here",
+    )
+    p_eval.add_argument(
+        "--ray-actors", type=int, default=2, help="Ray actors, one CPU each (with --ray)"
+    )
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
     add_model_options(p_eval)
