@@ -23,6 +23,7 @@ pool (``pool=``), and so do :func:`textgym.evaluation.evaluate` and ``textgym ev
 from __future__ import annotations
 
 import importlib
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -114,7 +115,11 @@ class RayEnvPool:
                 where = "a local cluster" if address is None else address
                 raise ValueError(f"cannot start or reach Ray at {where}: {exc}") from None
             self._started = True
-        cpus = float(ray.available_resources().get("CPU", 0))
+        deadline = time.monotonic() + 5.0  # actors just killed give their CPUs back late
+        while (cpus := float(ray.available_resources().get("CPU", 0))) < actors:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         if cpus < actors:
             raise ValueError(
                 f"the Ray cluster has {cpus:g} free CPUs for {actors} actors of one CPU each: "
