@@ -255,6 +255,25 @@ class EnvPool(Protocol):
         ...
 
 
+class _LocalPool:
+    """The rollout's own envs as an :class:`EnvPool` (stepped here, never lost)."""
+
+    def __init__(self, slots: list[ChatHistory], view: View) -> None:
+        self.slots, self.view, self.size = slots, view, len(slots)
+
+    def reset(self, items: Sequence[tuple[int, int, dict[str, Any] | None]]) -> list[tuple]:
+        return [
+            (s, self.slots[s].reset(seed=seed, options=o), self.slots[s].messages)
+            for s, seed, o in items
+        ]
+
+    def step(self, items: Sequence[tuple[int, str]]) -> list[tuple]:
+        return [(s, self.slots[s].step(a), self.slots[s].messages) for s, a in items]
+
+    def lost(self) -> set[int]:
+        return set()
+
+
 def _turn(prompt: Conversation, completion: Completion, result: tuple) -> Turn:
     _, reward, _, _, info = result
     return Turn(
@@ -326,40 +345,44 @@ def rollout(
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     if options is not None and len(options) != len(seeds):
         raise ValueError(f"options needs one entry per seed ({len(seeds)}), got {len(options)}")
+    slots: list[ChatHistory] = []
+    rounds = None
     if pool is not None:
         if opponent is not None:
             raise ValueError("an env pool plays one seat: no opponent policy with a pool")
         if as_view(env) != pool.view:  # type: ignore[arg-type]
             raise ValueError(f"the pool plays {pool.view}, not {env!r}")
-        bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
-        try:
-            finished = _pooled(policy, pool, seeds, options, on_episode, max_turns, bar)
-        finally:
-            bar.close()
-        return sorted(finished, key=lambda e: e.index)
-    rounds = Rounds() if opponent is not None else None
-    if callable(env) and not isinstance(env, (View, str)):
-        if rounds is not None:
-            raise ValueError("an opponent needs an env id or a view, not an env factory")
-        make, view = env, View()
     else:
-        view = as_view(env)  # type: ignore[arg-type]
-        kwargs: dict[str, Any] = {}
-        if rounds is not None:
-            kwargs["opponent"] = OpponentBatcher(opponent, rounds, opponent_system_prompt)
-        make = lambda: gym.make(view.env_id, **kwargs)  # noqa: E731
-    slots = [
-        ChatHistory(make(), system_prompt=view.system_prompt)
-        for _ in range(min(num_envs, len(seeds)))
-    ]
+        rounds = Rounds() if opponent is not None else None
+        if callable(env) and not isinstance(env, (View, str)):
+            if rounds is not None:
+                raise ValueError("an opponent needs an env id or a view, not an env factory")
+            make, view = env, View()
+        else:
+            view = as_view(env)  # type: ignore[arg-type]
+            kwargs: dict[str, Any] = {}
+            if rounds is not None:
+                kwargs["opponent"] = OpponentBatcher(opponent, rounds, opponent_system_prompt)
+            make = lambda: gym.make(view.env_id, **kwargs)  # noqa: E731
+        slots = [
+            ChatHistory(make(), system_prompt=view.system_prompt)
+            for _ in range(min(num_envs, len(seeds)))
+        ]
+        if rounds is None:
+            pool = _LocalPool(slots, view)
     bar = progress_bar(len(seeds), "rollout", unit="episode", enabled=progress)
-    play = _lockstep if rounds is None else _in_rounds
     try:
-        finished = play(policy, slots, view, seeds, options, on_episode, max_turns, bar, rounds)
+        if rounds is not None:
+            finished = _in_rounds(
+                policy, slots, view, seeds, options, on_episode, max_turns, bar, rounds
+            )
+        else:
+            assert pool is not None
+            finished = _lockstep(policy, pool, seeds, options, on_episode, max_turns, bar)
     finally:
         bar.close()
-        for env in slots:
-            env.close()
+        for slot in slots:
+            slot.close()
     for each in (policy, opponent):  # no episode continues: caches kept for next turns die
         clear_cache = getattr(each, "clear_cache", None)
         if callable(clear_cache):
@@ -369,54 +392,6 @@ def rollout(
 
 def _lockstep(
     policy: Policy,
-    slots: list[ChatHistory],
-    view: View,
-    seeds: Sequence[int],
-    options: Sequence[dict[str, Any] | None] | None,
-    on_episode: Callable[[Episode], None] | None,
-    max_turns: int,
-    bar: Any,
-    rounds: Rounds | None,
-) -> list[Episode]:
-    """One policy call per round for every active env, stepped one after another."""
-    queue = list(range(len(seeds)))[::-1]
-    active: dict[int, Episode] = {}
-    finished: list[Episode] = []
-
-    def start(slots_to_fill: list[int]) -> None:
-        for slot in slots_to_fill:
-            if not queue:
-                break
-            i = queue.pop()
-            opts = options[i] if options is not None else None
-            active[slot] = episode = Episode(index=i, seed=int(seeds[i]), options=opts)
-            _, info = slots[slot].reset(seed=int(seeds[i]), options=opts)
-            episode.start_info = clean_info(info)
-            episode.opponent_turns += _opponent_turns(info)
-
-    start(list(range(len(slots))))
-    while active:
-        order = sorted(active)
-        prompts = [view.visible(slots[s].messages) for s in order]
-        completions = policy.complete(prompts)
-        if len(completions) != len(order):
-            raise RuntimeError(f"policy returned {len(completions)} answers for {len(order)}")
-        ended = []
-        for slot, prompt, completion in zip(order, prompts, completions, strict=True):
-            episode = active[slot]
-            result = slots[slot].step(completion.text)
-            if _record(episode, prompt, completion, result, max_turns):
-                finished.append(active.pop(slot))
-                if on_episode is not None:
-                    on_episode(episode)
-                ended.append(slot)
-        start(ended)
-        bar.update(len(finished) - bar.n)
-    return finished
-
-
-def _pooled(
-    policy: Policy,
     pool: EnvPool,
     seeds: Sequence[int],
     options: Sequence[dict[str, Any] | None] | None,
@@ -424,10 +399,11 @@ def _pooled(
     max_turns: int,
     bar: Any,
 ) -> list[Episode]:
-    """:func:`_lockstep` over a pool's slots: one policy call per round, then one batch of
-    steps for the pool. A slot the pool lost is replayed: its episode's reset and every
-    answer so far, again, then the round's step (the env is deterministic given its seed
-    and actions, so the episode goes on as if nothing happened, counted once)."""
+    """One policy call per round for every active slot of ``pool``, then one batch of steps
+    (the rollout's own envs are a pool too: :class:`_LocalPool`). A slot the pool lost is
+    replayed: its episode's reset and every answer so far, again, then the round's step
+    (the env is deterministic given its seed and actions, so the episode goes on as if
+    nothing happened, counted once)."""
     view = pool.view
     queue = list(range(len(seeds)))[::-1]
     active: dict[int, Episode] = {}
@@ -468,6 +444,7 @@ def _pooled(
         if items:
             for slot, (_, info), conversation in pool.reset(items):
                 active[slot].start_info = clean_info(info)
+                active[slot].opponent_turns += _opponent_turns(info)
                 messages[slot] = conversation
             replay(pool.lost() & set(active))
 
@@ -525,14 +502,13 @@ def _in_rounds(
     on_episode: Callable[[Episode], None] | None,
     max_turns: int,
     bar: Any,
-    rounds: Rounds | None,
+    rounds: Rounds,
 ) -> list[Episode]:
     """Each episode in a thread; each round one call per policy (:class:`Rounds`).
 
     Between rounds, envs whose episode ended start the next seeds in slot order (before
     the round's calls, so new episodes join them), as :func:`_lockstep` does.
     """
-    assert rounds is not None
     queue = list(range(len(seeds)))[::-1]
     idle = list(range(len(slots)))
     threads: dict[int, threading.Thread] = {}
