@@ -3,6 +3,12 @@ calls, a killed actor replayed without loss, and bad settings refused at once.""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+
 import pytest
 
 pytest.importorskip("ray")
@@ -81,6 +87,13 @@ def test_bad_settings_are_refused_before_any_episode(pool) -> None:
         RayEnvPool("no_such_module:NoEnv-v0", actors=1, timeout=60)
     with pytest.raises(ValueError, match="the pool plays"):
         rollout(Counting(), "TextReverse-v0", [0], pool=pool)
+    with socket.socket() as free:  # a port nothing listens on: refused in well under 5 s
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(ValueError, match=f"cannot reach Ray at 127.0.0.1:{port}: "):
+        RayEnvPool(VIEW, actors=1, address=f"127.0.0.1:{port}")
+    with pytest.raises(ValueError, match="host:port, ray://host:port or auto"):
+        RayEnvPool(VIEW, actors=1, address="localhost")
 
 
 def test_eval_with_ray_prints_the_in_process_table(pool, capsys) -> None:
@@ -94,3 +107,72 @@ def test_eval_with_ray_prints_the_in_process_table(pool, capsys) -> None:
     assert capsys.readouterr().out == here
     assert main([*argv, "--ray", "--opponent-policy", "random"]) == 2
     assert "cannot take --opponent-policy" in capsys.readouterr().err
+
+
+def test_eval_reaches_a_cluster_by_its_address(pool) -> None:
+    """Another process joins the running cluster by ``--ray 127.0.0.1:PORT`` (its token
+    comes with the environment Ray set here) and prints the table played in-process."""
+    import ray
+
+    from textgym.cli import main
+
+    port = ray.get_runtime_context().gcs_address.rpartition(":")[2]
+    argv = ["eval", "--env", VIEW.env_id, "--policy", "minimax", "--episodes", "8", "--quiet"]
+    cli = [sys.executable, "-c", "from textgym.cli import main; raise SystemExit(main())"]
+    done = subprocess.run(
+        [*cli, *argv, "--ray", f"127.0.0.1:{port}", "--ray-actors", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    import contextlib
+    import io
+
+    here = io.StringIO()
+    with contextlib.redirect_stdout(here):
+        assert main(argv) == 0
+    assert done.stdout == here.getvalue()
+
+
+def _metrics(out):
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    clock = ("time/elapsed_s", "perf/tokens_per_s")
+    return [{k: v for k, v in r.items() if k not in clock} for r in lines]
+
+
+def test_train_rl_with_ray_is_the_run_played_here(
+    pool, warm_model_for, tmp_path, capsys, monkeypatch
+) -> None:
+    """``textgym train rl --ray``: the episodes, evaluations and weights of the run played
+    in-process; an opponent is refused (the pool plays one seat)."""
+    from safetensors.torch import load_file
+
+    from textgym.cli import main
+    from textgym.integrations.ray import RayEnvPool
+
+    calls = []
+    step = RayEnvPool.step
+    monkeypatch.setattr(
+        RayEnvPool, "step", lambda self, items: calls.append(1) or step(self, items)
+    )
+
+    warm = warm_model_for(VIEW)
+    argv = ["train", "rl", "--model", str(warm), "--steps", "2", "--quiet"]
+    small = ["--games-per-batch", "8", "--group-size", "4", "--num-envs", "8"]
+    evals = ["--eval-every", "2", "--eval-games", "8"]
+    for name, extra in (("here", []), ("ray", ["--ray", "--ray-actors", "2"])):
+        assert main([*argv, "--out", str(tmp_path / name), *small, *evals, *extra]) == 0
+    assert calls  # the second run stepped its envs in the actors
+    assert _metrics(tmp_path / "ray") == _metrics(tmp_path / "here")
+    assert "eval/optimal/loss" in _metrics(tmp_path / "ray")[-1]
+    here = load_file(tmp_path / "here" / "checkpoint" / "model.safetensors")
+    there = load_file(tmp_path / "ray" / "checkpoint" / "model.safetensors")
+    assert here.keys() == there.keys()
+    assert all((here[k] == there[k]).all() for k in here)
+    capsys.readouterr()
+    out = str(tmp_path / "self")
+    assert main([*argv, "--out", out, "--ray", "--opponent", "self"]) == 2
+    assert "cannot take --opponent" in capsys.readouterr().err
+    assert not (tmp_path / "self").exists()

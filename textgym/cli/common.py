@@ -11,11 +11,13 @@ import itertools
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from textgym.core import parse_value
+from textgym.integrations.ray import RayEnvPool
 from textgym.models.files import DTYPES
 from textgym.policies.by_name import check_policy_name
 from textgym.rollout import check_view, reference_answer_tokens
@@ -156,6 +158,37 @@ def add_view_options(parser: argparse.ArgumentParser, env_default: str | None = 
         help="full: the whole conversation | last: only the latest observation",
     )
     group.add_argument("--max-new-tokens", type=int, default=None, help="answer budget per turn")
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]`` and ``--ray-actors N``: play the envs in Ray actors."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="play the envs in Ray actors (the [ray] extra): a cluster's address "
+        "(host:port, ray://host:port or auto), or none for a local cluster; the policy "
+        "stays here",
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=2, help="Ray actors, one CPU each (with --ray)"
+    )
+
+
+@contextmanager
+def ray_pool(args: argparse.Namespace, view: View, size: int) -> Iterator[RayEnvPool | None]:
+    """The Ray env pool ``--ray`` asks for (None without it), closed on the way out."""
+    if args.ray is None:
+        yield None
+        return
+    address = None if args.ray == "local" else args.ray
+    pool = RayEnvPool(view, size=size, actors=args.ray_actors, address=address)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def port_number(text: str) -> int:

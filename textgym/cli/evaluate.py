@@ -9,10 +9,12 @@ from typing import Any
 
 from textgym.cli.common import (
     add_model_options,
+    add_ray_options,
     add_view_options,
     checked_policies,
     command_view,
     model_folder,
+    ray_pool,
     split_list,
     suffixed,
 )
@@ -24,7 +26,6 @@ from textgym.evaluation import (
     format_table,
     summary_table,
 )
-from textgym.integrations.ray import RayEnvPool
 from textgym.plots import plot_results
 
 
@@ -47,17 +48,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:
             raise ValueError("--plot needs matplotlib: pip install 'textgym[plot]'")
-    pool = None
-    if args.ray is not None:
-        if args.opponent_policy:
-            raise ValueError("--ray plays one seat: it cannot take --opponent-policy")
-        address = None if args.ray == "local" else args.ray
-        pool = RayEnvPool(view, size=args.num_envs, actors=args.ray_actors, address=address)
-    try:
+    if args.ray is not None and args.opponent_policy:
+        raise ValueError("--ray plays one seat: it cannot take --opponent-policy")
+    with ray_pool(args, view, args.num_envs) as pool:
         summaries = _evaluate_all(args, view, policies, conditions, pool)
-    finally:
-        if pool is not None:
-            pool.close()
     header, rows = summary_table(summaries)
     against = f"; the other seat: {args.opponent_policy}" if args.opponent_policy else ""
     print(f"{view.env_id}: {args.episodes} episodes per row, seed {args.seed}{against}")
@@ -131,18 +125,7 @@ def add_parser(sub: Any) -> None:
     p_eval.add_argument("--out", default=None, help="append one JSON line per finished episode")
     p_eval.add_argument("--resume", action="store_true", help="skip episodes already in --out")
     p_eval.add_argument("--num-envs", type=int, default=64, help="episodes played at once")
-    p_eval.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        default=None,
-        metavar="ADDRESS",
-        help="play the envs in Ray actors (the [ray] extra): a cluster's address, or none "
-        "for a local cluster; the policy stays here",
-    )
-    p_eval.add_argument(
-        "--ray-actors", type=int, default=2, help="Ray actors, one CPU each (with --ray)"
-    )
+    add_ray_options(p_eval)
     p_eval.add_argument("--temperature", type=float, default=0.0, help="hf: 0 = greedy")
     p_eval.add_argument("--base-url", default=None, help="openai: the server's /v1 URL")
     add_model_options(p_eval)

@@ -9,11 +9,13 @@ from typing import Any
 
 from textgym.cli.common import (
     add_log_option,
+    add_ray_options,
     add_view_options,
     command_view,
     config_option,
     lora_rank,
     parse_curriculum,
+    ray_pool,
 )
 from textgym.models.files import DTYPES, check_model_path
 from textgym.models.saving import check_writable
@@ -98,8 +100,10 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         seed=args.seed,
     )
-    with tracking(args.log, args.out) as hook:
-        train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=hook)
+    if args.ray is not None and config.opponent is not None:
+        raise ValueError("--ray plays one seat: it cannot take --opponent")
+    with ray_pool(args, view, config.num_envs) as pool, tracking(args.log, args.out) as hook:
+        train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=hook, pool=pool)
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
     if config.keep_best is not None:
         best = read_best(config.out_dir)
@@ -172,6 +176,7 @@ def add_parser(sub: Any) -> None:
     config_option(p_rl, RLConfig, "lora_rank", "--lora", type=lora_rank, metavar="RANK")
     config_option(p_rl, RLConfig, "device")
     config_option(p_rl, RLConfig, "dtype", choices=DTYPES)
+    add_ray_options(p_rl)
     p_rl.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p_rl.add_argument("--quiet", action="store_true", help="no progress lines")
     add_log_option(p_rl, "OUT/tensorboard")

@@ -11,9 +11,9 @@ pool (``pool=``), and so do :func:`textgym.evaluation.evaluate` and ``textgym ev
   textgym; an env of your own package is named ``module:EnvId`` (Gymnasium's form), or
   its module is listed in ``imports``. Each actor makes one env when it starts, so an env
   the workers cannot import is one error before any episode.
-- **Checked before anything runs**: an unreachable address (``ray.init`` gets
-  ``timeout`` seconds), a cluster with fewer CPUs than the actors ask for (Ray would wait
-  silently), an env id the workers cannot make.
+- **Checked before anything runs**: an address nothing answers at (one TCP connect
+  within 5 s: ``ray.init`` alone retries for minutes), a cluster with fewer CPUs than
+  the actors ask for (Ray would wait silently), an env id the workers cannot make.
 - **A dead actor loses nothing**: the pool starts a fresh one for its shard and reports
   its slots as lost; the rollout replays their episodes from their seeds and the answers
   already given (the envs are deterministic), then goes on. No episode is lost or
@@ -23,6 +23,7 @@ pool (``pool=``), and so do :func:`textgym.evaluation.evaluate` and ``textgym ev
 from __future__ import annotations
 
 import importlib
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,6 +43,33 @@ def _ray() -> Any:
     except ImportError:
         raise ValueError("the Ray env pool needs ray: pip install 'textgym[ray]'") from None
     return ray
+
+
+_AUTH_HINT = (
+    " (a cluster started with token authentication, `ray start`'s default in Ray 2.60, "
+    "needs RAY_AUTH_MODE=token here and its token: RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+)
+
+
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse a Ray address nothing answers at (``ray.init`` would retry for minutes).
+
+    ``host:port`` (a cluster's GCS, ``ray start --head``'s port 6379) and
+    ``ray://host:port`` (Ray Client, port 10001) get one TCP connect within ``timeout``
+    seconds; ``auto`` (the cluster this machine runs) is left to Ray.
+    """
+    if address == "auto":
+        return
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise ValueError(f"a Ray address is host:port, ray://host:port or auto, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ValueError(
+            f"cannot reach Ray at {address}: {why} (is `ray start --head` running there?)"
+        ) from None
 
 
 class _Shard:
@@ -105,6 +133,8 @@ class RayEnvPool:
         self._args = (self.view.env_id, self.view.system_prompt, tuple(imports))
         self._timeout = timeout
         self._started = False
+        if address is not None:
+            check_address(address, min(timeout, 5.0))
         if not ray.is_initialized():
             try:
                 if address is None:
@@ -113,7 +143,8 @@ class RayEnvPool:
                     ray.init(address=address, logging_level="ERROR")
             except Exception as exc:  # ray raises many kinds here; one line for the user
                 where = "a local cluster" if address is None else address
-                raise ValueError(f"cannot start or reach Ray at {where}: {exc}") from None
+                hint = "" if address is None else _AUTH_HINT
+                raise ValueError(f"cannot start or reach Ray at {where}: {exc}{hint}") from None
             self._started = True
         deadline = time.monotonic() + 5.0  # actors just killed give their CPUs back late
         while (cpus := float(ray.available_resources().get("CPU", 0))) < actors:
@@ -199,4 +230,4 @@ class RayEnvPool:
         self.close()
 
 
-__all__ = ["RayEnvPool"]
+__all__ = ["RayEnvPool", "check_address"]

@@ -52,7 +52,7 @@ from textgym.models.saving import (
 )
 from textgym.plots import plot_training
 from textgym.policies.hf import HFPolicy
-from textgym.rollout import Episode, rollout
+from textgym.rollout import EnvPool, Episode, rollout
 from textgym.trainers.config import RLConfig
 from textgym.trainers.groups import (
     Curriculum,
@@ -250,9 +250,12 @@ def _mean_over_ranks(record: dict[str, float], world: int) -> dict[str, float]:
     return record | {k: float(v) / world for k, v in zip(keys, values.tolist(), strict=True)}
 
 
-def greedy_checks(model, tokenizer, config: RLConfig) -> dict[str, float]:
+def greedy_checks(
+    model, tokenizer, config: RLConfig, pool: EnvPool | None = None
+) -> dict[str, float]:
     """Greedy play under each of the env's evaluation conditions, on fixed seeds:
-    ``eval/<condition>/reward`` and ``eval/<condition>/<metric>`` (metric means)."""
+    ``eval/<condition>/reward`` and ``eval/<condition>/<metric>`` (metric means); in the
+    envs of ``pool`` when given."""
     out: dict[str, float] = {}
     policy = HFPolicy(model, tokenizer, temperature=0.0, max_new_tokens=config.max_new_tokens)
     for condition in config.eval_conditions or evaluation_conditions(config.env_id):
@@ -264,6 +267,7 @@ def greedy_checks(model, tokenizer, config: RLConfig) -> dict[str, float]:
             view=config.view,
             num_envs=config.num_envs,
             policy_obj=policy,
+            pool=pool,
         )
         out[f"eval/{condition}/reward"] = summary.mean_reward
         for name in summary.metric_names():
@@ -297,6 +301,8 @@ class _Training:
     """With ``opponent="self"``: how the env's wrappers score the opponent's answers."""
     opponent_system: str = ""
     """With an opponent: the system message both seats read."""
+    envs: EnvPool | None = None
+    """Where the episodes are played (e.g. Ray actors); None: envs made here."""
 
     def checkpoint(self, config: RLConfig, step: int) -> None:
         """Save the checkpoint of ``step``; then drop snapshots no checkpoint names."""
@@ -432,6 +438,7 @@ def rollout_step(
         num_envs=config.num_envs,
         opponent=opponent,
         opponent_system_prompt=run.opponent_system if opponent is not None else None,
+        pool=run.envs,
     )
     return episodes, name
 
@@ -475,6 +482,7 @@ def train_rl(
     progress: bool = True,
     on_metrics: Callable[[dict[str, Any]], None] | None = None,
     checks: Checks | None = None,
+    pool: EnvPool | None = None,
 ) -> list[dict]:
     """Run (or resume) RL training; return the metrics of the steps run in this call.
 
@@ -488,8 +496,14 @@ def train_rl(
     Under ``torchrun --nproc_per_node N`` every rank plays its share of each batch's groups
     and the gradient is all-reduced (DDP; gloo on CPU, NCCL on GPU); rank 0 writes the
     metrics and checkpoints.
+
+    ``pool`` plays the episodes (and the greedy evaluations) in its envs, e.g. Ray actors
+    (:class:`~textgym.integrations.ray.RayEnvPool`); the model stays in this process and
+    the run is the one played here. One trainer process only, and no ``opponent``.
     """
+    _check_pool(config, pool)
     run = _start(config, resume)
+    run.envs = pool
     metrics_path = Path(config.out_dir) / "metrics.jsonl"
     metrics_path.parent.mkdir(parents=True, exist_ok=True)  # every check has passed
     if run.rank == 0:
@@ -578,7 +592,24 @@ def _evaluations(config: RLConfig, run: _Training, checks: Checks | None) -> dic
     """The metrics of an evaluation step: the caller's checks, else the greedy games."""
     if checks is not None:
         return {k: float(v) for k, v in checks(run.model, run.tokenizer).items()}
-    return greedy_checks(run.model, run.tokenizer, config)
+    return greedy_checks(run.model, run.tokenizer, config, run.envs)
+
+
+def _check_pool(config: RLConfig, pool: EnvPool | None) -> None:
+    """Refuse, before anything is loaded or written, a pool this run cannot play in."""
+    import os
+
+    if pool is None:
+        return
+    if pool.view != config.view:
+        raise ValueError(f"the env pool plays {pool.view}, the run {config.view}")
+    if config.opponent is not None:
+        raise ValueError("an env pool plays one seat: it cannot take an opponent")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(
+            "an env pool serves one trainer process, not torchrun's ranks: run one process "
+            "and give the pool more actors"
+        )
 
 
 def _offer_best(config: RLConfig, run: _Training, step: int, record: dict) -> None:
