@@ -9,8 +9,13 @@ and p99 latency of a step seen by the client, the server's resident memory befor
 with the N sessions open (per session), and the in-process steps per second of the same
 games (``gymnasium.make``, no server) as the baseline.
 
+With ``--servers K`` (e.g. ``1,2``) each N also runs on K server processes, the clients
+spread over them in turn as a round-robin load balancer spreads new connections (without
+the balancer's own hop); memory is summed over the processes.
+
 Needs the ``openenv`` extra (it runs in its own venv here):
     .venv-openenv/bin/python benchmarks/serve_load.py [--sizes 100,1000,2000] [--episodes 3]
+        [--servers 1,2]
 """
 
 from __future__ import annotations
@@ -104,15 +109,16 @@ async def _session(
         return f"failed: {type(exc).__name__}"
 
 
-async def _load(port: int, n: int, episodes: int, pid: int) -> dict:
+async def _load(ports: list[int], n: int, episodes: int, pids: list[int]) -> dict:
     latencies: list[float] = []
     go = asyncio.Event()
     events = [asyncio.Event() for _ in range(n)]
     tasks = [
-        asyncio.create_task(_session(port, i, episodes, events[i], go, latencies)) for i in range(n)
+        asyncio.create_task(_session(ports[i % len(ports)], i, episodes, events[i], go, latencies))
+        for i in range(n)
     ]
     await asyncio.gather(*(e.wait() for e in events))
-    held = _rss_mb(pid)
+    held = sum(_rss_mb(pid) for pid in pids)
     start = time.perf_counter()
     go.set()
     outcomes = await asyncio.gather(*tasks)
@@ -149,30 +155,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--episodes", type=int, default=3, help="games per session")
+    parser.add_argument("--servers", default="1", help="server processes, e.g. 1,2")
     args = parser.parse_args()
     baseline = in_process(2000)
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        proc, port = _start(n)
-        try:
-            idle = _rss_mb(proc.pid)
-            row = asyncio.run(_load(port, n, args.episodes, proc.pid))
-            row["rss_idle_mb"] = idle
-            rows.append(row)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        for k in (int(x) for x in args.servers.split(",")):
+            started = [_start(-(-n // k)) for _ in range(k)]
+            pids = [proc.pid for proc, _ in started]
+            try:
+                idle = sum(_rss_mb(pid) for pid in pids)
+                row = asyncio.run(_load([port for _, port in started], n, args.episodes, pids))
+                row["rss_idle_mb"], row["servers"] = idle, k
+                rows.append(row)
+            finally:
+                for proc, _ in started:
+                    proc.terminate()
+                for proc, _ in started:
+                    proc.wait(timeout=30)
     print(
         f"{ENV}, {args.episodes} games a session; in-process (no server): {baseline:,.0f} steps/s"
     )
     print(
-        f"{'sessions':>8} {'played':>7} {'steps/s':>8} {'vs in-process':>13} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'RSS idle MB':>11} {'RSS open MB':>11} {'MB/session':>10}  failures"
+        f"{'sessions':>8} {'servers':>7} {'played':>7} {'steps/s':>8} {'vs in-process':>13} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS idle MB':>11} {'RSS open MB':>11} "
+        f"{'MB/session':>10}  failures"
     )
     for r in rows:
         per = (r["rss_open_mb"] - r["rss_idle_mb"]) / r["sessions"]
         print(
-            f"{r['sessions']:>8} {r['played']:>7} {r['steps_per_s']:8.0f} "
+            f"{r['sessions']:>8} {r['servers']:>7} {r['played']:>7} {r['steps_per_s']:8.0f} "
             f"{r['steps_per_s'] / baseline:12.3f}x {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
             f"{r['rss_idle_mb']:11.0f} {r['rss_open_mb']:11.0f} {per:10.3f}  {r['failures'] or '-'}"
         )
