@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
         raise ValueError("--ray plays one seat: it cannot take --opponent")
     with ray_pool(args, view, config.num_envs) as pool, tracking(args.log, args.out) as hook:
         train_rl(config, resume=args.resume, progress=not args.quiet, on_metrics=hook, pool=pool)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return 0
     print(f"checkpoint: {config.out_dir}/checkpoint; metrics: {config.out_dir}/metrics.jsonl")
     if config.keep_best is not None:
         best = read_best(config.out_dir)

@@ -112,6 +112,7 @@ class RayEnvPool:
         size: env slots (episodes at once); slot ``s`` lives in actor ``s % actors``.
         actors: Ray actors, one CPU each.
         address: a Ray cluster's address; None starts a local one (``num_cpus=actors``).
+            A Ray connection this process already has is used as it is.
         imports: modules each worker imports first (your env's package).
         timeout: seconds to wait for the cluster and for the actors to start.
     """
