@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import load_script
 
 pytest.importorskip("torch")
 
@@ -15,15 +16,8 @@ pytestmark = [pytest.mark.slow]
 PROBE = Path(__file__).resolve().parents[1] / "examples" / "observation_probe.py"
 
 
-def load_probe():
-    spec = importlib.util.spec_from_file_location("observation_probe", PROBE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_each_format_shows_the_position() -> None:
-    probe = load_probe()
+    probe = load_script(PROBE)
     board, mark = "XO..X....", "O"  # O to move: X holds 1 and 5, O holds 2
     assert probe.observation("compact", board, mark) == "O XO3/4X6/789 legal 346789"
     assert probe.observation("nolegal", board, mark) == "O XO3/4X6/789"
@@ -38,10 +32,8 @@ STUDY = Path(__file__).resolve().parents[1] / "examples" / "learning_study.py"
 
 
 def test_the_learning_study_runs_every_stage_and_keeps_finished_ones(tmp_path, monkeypatch) -> None:
-    spec = importlib.util.spec_from_file_location("learning_study", STUDY)
-    study = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "learning_study", study)  # its dataclasses need it
-    spec.loader.exec_module(study)
+    monkeypatch.setitem(sys.modules, "learning_study", None)  # gone again after the test
+    study = load_script(STUDY, register=True)  # its dataclasses need it in sys.modules
     recipe = study.Recipe(
         teacher="reference:0.5",
         condition="length=2;colors=3;guesses=3",

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import load_script
 
 pytest.importorskip("openai")
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "scale_out.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("scale_out", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_many_concurrent_conversations_are_answered_once_each() -> None:
-    result = _module().measure([1, 500], concurrency=500, delay=0.001)
+    result = load_script(SCRIPT).measure([1, 500], concurrency=500, delay=0.001)
     for row in result["rows"]:
         n = row["conversations"]
         assert (row["right"], row["wrong"], row["missing"], row["repeated"]) == (n, 0, 0, 0)
@@ -29,7 +23,7 @@ def test_many_concurrent_conversations_are_answered_once_each() -> None:
 
 
 def test_the_answer_check_catches_dropped_swapped_and_repeated_answers() -> None:
-    check = _module().check_answers
+    check = load_script(SCRIPT).check_answers
     good = [f"<answer>conversation {i}</answer>" for i in range(3)]
     assert check(good, 3) == {"right": 3, "wrong": 0, "missing": 0, "repeated": 0}
     assert check(good[:2], 3)["missing"] == 1

@@ -29,6 +29,7 @@ if os.environ.get("TEXTGYM_ISOLATED") != "openenv":
 from openenv.core import GenericEnvClient
 
 import textgym  # noqa: F401
+from tests.scripts import load_script
 from textgym.integrations.openenv import (
     TextAction,
     TextgymClient,
@@ -377,15 +378,12 @@ def test_trl_environment_factory_class_plays_and_scores(server):
 def test_the_example_client_earns_what_textgym_rollout_earns(server):
     """examples/openenv_play.py plays the reference:0.7 player over the server; its
     returns equal textgym's own rollout of the same player on the same seeds."""
-    import importlib.util
 
     from textgym.policies.by_name import scripted_policy
     from textgym.rollout import rollout
 
     path = Path(__file__).resolve().parents[2] / "examples" / "openenv_play.py"
-    spec = importlib.util.spec_from_file_location("openenv_play", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(path)
     remote = example.play(server, "reference:0.7", ENV, 6)
     local = rollout(scripted_policy("reference:0.7", ENV, seed=0), ENV, range(6), num_envs=1)
     assert remote == pytest.approx([e.total_reward for e in local])

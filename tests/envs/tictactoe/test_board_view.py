@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import gymnasium as gym
@@ -11,6 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import textgym  # noqa: F401
+from tests.scripts import load_script
 from textgym.envs.tictactoe.board_view import BoardObservation, encode_board
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "q_learning.py"
@@ -52,10 +52,7 @@ def test_check_env_passes_and_bad_actions_raise() -> None:
 
 
 def test_tabular_q_learning_beats_the_random_opponent_more_than_a_random_player() -> None:
-    spec = importlib.util.spec_from_file_location("q_learning", EXAMPLE)
-    assert spec and spec.loader
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(EXAMPLE)
     q = example.train(episodes=4000, seed=0)
     learned = example.evaluate(q, games=1000)
     baseline = example.evaluate(None, games=1000)
@@ -81,9 +78,7 @@ def test_action_masks_are_the_free_cells_and_empty_at_the_end() -> None:
 @pytest.mark.slow
 def test_maskable_ppo_trains_on_it_with_no_glue_and_beats_random() -> None:
     pytest.importorskip("sb3_contrib", reason="pip install 'textgym[sb3]'")
-    spec = importlib.util.spec_from_file_location("maskable_ppo", MASKABLE_PPO)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(MASKABLE_PPO)
     model = example.train(steps=4096, seed=0)
     rng = np.random.default_rng(0)
     trained = example.win_rate(
